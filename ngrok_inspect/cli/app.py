@@ -1,0 +1,129 @@
+"""The Typer application, its global options and the per-invocation state.
+
+Command modules (``cli/cmd_*.py``) import :data:`app` (or create a sub-app registered in
+``cli/commands.py``) and read the global options through :func:`state`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ngrok_inspect import __version__
+
+if TYPE_CHECKING:
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.settings import Settings
+
+app = typer.Typer(
+    name="ngrok-inspect",
+    help=(
+        "Look at, replay and assert on HTTP traffic captured by an ngrok agent.\n\n"
+        "Works against any ngrok 2.x/3.x agent (http://127.0.0.1:4040 by default) or the "
+        "built-in local agent ('ngrok-inspect agent 8000')."
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class State:
+    """Global options of one invocation (set by the root callback)."""
+
+    api_url: str | None = None
+    config: str | None = None
+    timeout: float | None = None
+    no_color: bool = False
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def settings(self) -> Settings:
+        """The resolved settings (flag > env > ngrok.yml > default), resolved once."""
+        if self._settings is None:
+            from ngrok_inspect.settings import resolve_settings
+
+            self._settings = resolve_settings(
+                api_url=self.api_url, config=self.config, timeout=self.timeout
+            )
+        return self._settings
+
+    def client(self) -> AgentClient:
+        """A client for the resolved agent URL."""
+        from ngrok_inspect.client import AgentClient
+
+        s = self.settings
+        return AgentClient(s.api_url, timeout=s.timeout)
+
+
+_STATE = State()
+
+
+def state() -> State:
+    """The global options of the current invocation."""
+    return _STATE
+
+
+def reset_state() -> None:
+    """Forget the previous invocation's options (CliRunner runs many in one process)."""
+    global _STATE
+    _STATE = State()
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ngrok-inspect {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url",
+            envvar="NGROK_INSPECT_API_URL",
+            help="Agent API address (URL, host:port or port). Default: from ngrok.yml, "
+            "else http://127.0.0.1:4040.",
+            show_envvar=True,
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            envvar="NGROK_CONFIG",
+            help="ngrok config file(s) to find the agent in (comma-separated, later wins).",
+            show_envvar=True,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds to wait for each agent API call.", min=0.01),
+    ] = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain output without colour (also NO_COLOR).")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Global options: they go before the command (ngrok-inspect --api-url 4041 status)."""
+    st = state()
+    st.api_url = api_url
+    st.config = config
+    st.timeout = timeout
+    st.no_color = no_color
+    st.debug = debug
