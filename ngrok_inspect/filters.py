@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ngrok_inspect.errors import UsageError
 
@@ -205,6 +205,54 @@ class RequestFilter:
             or self.headers
             or self.body_contains is not None
             or self.where is not None
+        )
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        tunnel: str | None = None,
+        method: str | Iterable[str] | None = None,
+        status: str | int | Iterable[str | int] | None = None,
+        path: str | Iterable[str] | None = None,
+        since: str | datetime | None = None,
+        errors: bool = False,
+        header: str | Iterable[str] | None = None,
+        body_contains: str | None = None,
+        where: str | None = None,
+    ) -> RequestFilter:
+        """Build a filter from flag-like values (the Python face of the CLI's options)::
+
+            RequestFilter.parse(method="POST", status="2xx", path="/webhook*",
+                                header="X-GitHub-Event: push", where='req.json.ref ~ "main"')
+
+        Each of ``method``, ``status``, ``path``, ``header`` takes one value or several;
+        :class:`UsageError` (or :class:`~ngrok_inspect.expr.ExpressionError`) on bad input.
+        """
+
+        def many(v: Any) -> list[Any]:
+            if v is None:
+                return []
+            if isinstance(v, (str, int)):
+                return [v]
+            return list(v)
+
+        methods: list[str] = []
+        for m in many(method):
+            methods.extend(p.strip().upper() for p in str(m).split(",") if p.strip())
+        statuses: list[StatusRange] = []
+        for s in many(status):
+            statuses.extend(parse_status(str(s)))
+        return cls(
+            tunnel=tunnel,
+            methods=tuple(methods),
+            statuses=tuple(statuses),
+            paths=tuple(str(p) for p in many(path)),
+            since=parse_since(since) if isinstance(since, str) else since,
+            errors=errors,
+            headers=tuple(parse_header_filter(h) for h in many(header)),
+            body_contains=body_contains,
+            where=parse_expression(where) if where is not None else None,
         )
 
     def matches(self, req: CapturedRequest) -> bool:
