@@ -146,6 +146,8 @@ def tokenize(text: str) -> list[Token]:
                 i += len(op)
                 break
         else:
+            if ch == "=":
+                raise ExpressionError("'=' is not an operator: use '==' to compare", text, i + 1)
             shown = ch if ch.isprintable() else repr(ch)
             raise ExpressionError(f"unexpected character {shown!r}", text, i + 1)
     tokens.append(Token("END", None, n, ""))

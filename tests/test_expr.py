@@ -200,6 +200,7 @@ def test_null_semantics_on_a_pending_request(text: str, expected: bool) -> None:
         ("path ~ status", 8, "regular expression in quotes"),
         ("method == 'abc", 11, "unterminated string"),
         ("status @ 1", 8, "unexpected character '@'"),
+        ("req.json.ref = 'main'", 14, "use '==' to compare"),
         ("req.header[1] == 'a'", 12, "header name in quotes"),
         ("req.cookie == 1", 5, "expected 'header', 'json' or 'body'"),
         ("req == 1", 5, "expected '.'"),
