@@ -52,6 +52,7 @@ __all__ = [
     "UnexpectedStatusError",
     "WaitTimeoutError",
     "follow",
+    "run_alert_hook",
     "run_trigger",
     "wait_for",
 ]
@@ -692,3 +693,28 @@ class Monitor:
             done += 1
             if stopped:
                 return
+
+
+def run_alert_hook(command: str, alert: Alert, *, timeout: float = 60.0) -> str | None:
+    """Run ``command`` in the shell with the alert's JSON on stdin (its output goes to our
+    stderr). Returns None on success, else a one-line reason; never raises for the
+    command's own failure (monitoring goes on)."""
+    import json
+
+    try:
+        proc = subprocess.run(
+            command,
+            shell=True,
+            input=json.dumps(alert.to_dict()) + "\n",
+            text=True,
+            stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"alert command {_short(command)} did not finish within {timeout:g}s"
+    except OSError as exc:
+        return f"cannot run alert command {_short(command)}: {exc.strerror or exc}"
+    if proc.returncode != 0:
+        return f"alert command {_short(command)} exited with status {proc.returncode}"
+    return None
