@@ -1,0 +1,384 @@
+"""AgentClient: the only code in ngrok-inspect that talks HTTP to an ngrok agent.
+
+One :class:`requests.Session` per client, a timeout on every call, and every failure
+turned into a typed error from :mod:`ngrok_inspect.errors` (never a raw ``requests``
+exception). Error messages name URLs, ids and status lines only, never captured traffic.
+"""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import requests
+
+from ngrok_inspect import __version__
+from ngrok_inspect.errors import (
+    AgentError,
+    AgentTimeoutError,
+    AgentUnreachableError,
+    AmbiguousIdError,
+    InvalidResponseError,
+    NotFoundError,
+    RequestNotFoundError,
+    TunnelNotFoundError,
+    UsageError,
+)
+from ngrok_inspect.models import AgentStatus, CapturedRequest, Tunnel
+from ngrok_inspect.settings import DEFAULT_API_URL, DEFAULT_TIMEOUT, normalize_web_addr
+
+__all__ = ["ALL", "AgentClient"]
+
+ALL = 1_000_000
+"""A ``limit`` large enough to get every entry the agent holds."""
+
+_FULL_ID = re.compile(r"airt_[0-9A-Za-z]{27}")
+_REQUESTS = "/api/requests/http"
+
+
+class AgentClient:
+    """A client for one agent's API (``base_url`` like ``http://127.0.0.1:4040``).
+
+    ``timeout`` (seconds) applies to every call. Use as a context manager or call
+    :meth:`close` to release the connection pool.
+    """
+
+    def __init__(self, base_url: str = DEFAULT_API_URL, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.base_url: str = normalize_web_addr(base_url)
+        if not timeout > 0:
+            raise UsageError(
+                f"timeout must be a positive number of seconds, not {timeout!r}",
+                hint="Use e.g. --timeout 10",
+            )
+        self.timeout: float = float(timeout)
+        self._session = requests.Session()
+        # The agent is local: never route its API through an HTTP(S)_PROXY from the env.
+        self._session.trust_env = False
+        self._session.headers.update(
+            {"Accept": "application/json", "User-Agent": f"ngrok-inspect/{__version__}"}
+        )
+
+    def __repr__(self) -> str:
+        return f"AgentClient({self.base_url!r}, timeout={self.timeout:g})"
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        context: dict[str, str] | None = None,
+    ) -> Any:
+        """One API call; the parsed JSON answer (None for an empty 2xx answer)."""
+        url = self.base_url + path
+        try:
+            resp = self._session.request(
+                method, url, params=params, json=body, timeout=self.timeout
+            )
+            content = resp.content
+        except requests.exceptions.ConnectTimeout:
+            raise AgentUnreachableError(self.base_url, "connection timed out") from None
+        except requests.exceptions.Timeout:
+            raise AgentTimeoutError(self.base_url, self.timeout) from None
+        except requests.exceptions.ConnectionError as e:
+            raise AgentUnreachableError(self.base_url, _connection_reason(e)) from None
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ):
+            raise InvalidResponseError(url, "the answer was cut off") from None
+        except requests.exceptions.RequestException as e:
+            raise AgentUnreachableError(self.base_url, type(e).__name__) from None
+        if resp.status_code >= 400:
+            self._raise_for_error(resp, content, url, context or {})
+        if not content.strip():
+            if resp.status_code in (200, 201):
+                raise InvalidResponseError(
+                    url, f"empty body with HTTP {resp.status_code}", status_code=resp.status_code
+                )
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            ctype = resp.headers.get("Content-Type", "no content type").split(";")[0]
+            if "json" in ctype:
+                reason = f"malformed or truncated JSON ({len(content)} bytes)"
+            else:
+                reason = f"not JSON ({ctype}, {len(content)} bytes)"
+            raise InvalidResponseError(url, reason, status_code=resp.status_code) from None
+
+    def _raise_for_error(
+        self, resp: requests.Response, content: bytes, url: str, context: dict[str, str]
+    ) -> NoReturn:
+        status_line = f"{resp.status_code} {resp.reason or ''}".strip()
+        try:
+            err = resp.json()
+        except ValueError:
+            err = None
+        if not isinstance(err, dict):
+            ctype = resp.headers.get("Content-Type", "no content type").split(";")[0]
+            raise InvalidResponseError(
+                url,
+                f"HTTP {status_line} with a {ctype} body, not the agent's JSON error",
+                status_code=resp.status_code,
+            )
+        msg = err.get("msg")
+        msg = str(msg) if msg is not None else None
+        error_code = err.get("error_code")
+        error_code = error_code if isinstance(error_code, int) else None
+        details = err.get("details")
+        details = details if isinstance(details, dict) else {}
+        fields: dict[str, Any] = {
+            "status_code": resp.status_code,
+            "error_code": error_code,
+            "msg": msg,
+            "details": details,
+        }
+        lmsg = (msg or "").lower()
+        if error_code == 106 or "request entry not found" in lmsg:
+            rid = str(details.get("id") or context.get("id") or "?")
+            raise RequestNotFoundError(rid, **fields)
+        if error_code == 100 or "tunnel not found" in lmsg:
+            name = str(details.get("name") or context.get("tunnel") or "?")
+            raise TunnelNotFoundError(name, **fields)
+        text = f"agent answered {status_line}" + (f": {msg}" if msg else "")
+        if error_code is not None:
+            text += f" (error {error_code})"
+        if resp.status_code == 404:
+            raise NotFoundError(
+                text,
+                hint="This agent does not serve that API path; is it an ngrok agent?",
+                **fields,
+            )
+        if resp.status_code in (502, 503):
+            hint = "The agent is still starting its session; retry in a moment"
+        elif resp.status_code == 400:
+            hint = "The agent rejected the call; check the arguments (see details)"
+        else:
+            hint = "See the agent's log for details"
+        raise AgentError(text, hint=hint, **fields)
+
+    def _json_object(self, value: Any, url: str, key: str | None = None) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise InvalidResponseError(url, f"expected a JSON object, got {type(value).__name__}")
+        if key is not None and not isinstance(value.get(key), list):
+            raise InvalidResponseError(url, f"no {key!r} list in the answer")
+        return value
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    def root(self) -> dict[str, Any]:
+        """``GET /api``: the agent's index of resources."""
+        return self._json_object(self._call("GET", "/api"), self.base_url + "/api")
+
+    def status(self) -> AgentStatus:
+        """``GET /api/status`` (agents >= 3.9); a 2.x agent yields online with version None.
+
+        A 404 on ``/api/status`` counts as a 2.x agent only when ``/api`` answers like an
+        agent does; otherwise :class:`InvalidResponseError`.
+        """
+        url = self.base_url + "/api/status"
+        try:
+            data = self._call("GET", "/api/status")
+        except NotFoundError:
+            root = self.root()
+            if "tunnels_uri" not in root and "http_requests_uri" not in root:
+                raise InvalidResponseError(
+                    self.base_url + "/api", "does not look like an ngrok agent's API"
+                ) from None
+            return AgentStatus.legacy_online()
+        return AgentStatus.from_api(self._json_object(data, url))
+
+    def tunnels(self) -> list[Tunnel]:
+        """``GET /api/tunnels``: every tunnel of the agent."""
+        url = self.base_url + "/api/tunnels"
+        data = self._json_object(self._call("GET", "/api/tunnels"), url, "tunnels")
+        return [self._tunnel(t, url) for t in data["tunnels"]]
+
+    def tunnel(self, name: str) -> Tunnel:
+        """``GET /api/tunnels/{name}``; :class:`TunnelNotFoundError` when unknown."""
+        if not name:
+            raise UsageError(
+                "empty tunnel name", hint="List the tunnels with 'ngrok-inspect status'"
+            )
+        path = "/api/tunnels/" + quote(name, safe="")
+        data = self._call("GET", path, context={"tunnel": name})
+        return self._tunnel(data, self.base_url + path)
+
+    def start_tunnel(
+        self, name: str, addr: str, proto: str = "http", *, inspect: bool = True, **extra: Any
+    ) -> Tunnel:
+        """``POST /api/tunnels``: start a tunnel named ``name`` forwarding to ``addr``.
+
+        ``extra`` keys go into the tunnel definition as given (e.g. ``schemes``,
+        ``host_header``); the agent rejects unknown ones with :class:`AgentError` (400).
+        """
+        body: dict[str, Any] = {"name": name, "addr": str(addr), "proto": proto}
+        body["inspect"] = inspect
+        body.update(extra)
+        data = self._call("POST", "/api/tunnels", body=body, context={"tunnel": name})
+        return self._tunnel(data, self.base_url + "/api/tunnels")
+
+    def stop_tunnel(self, name: str) -> None:
+        """``DELETE /api/tunnels/{name}``; :class:`TunnelNotFoundError` when unknown."""
+        if not name:
+            raise UsageError(
+                "empty tunnel name", hint="List the tunnels with 'ngrok-inspect status'"
+            )
+        self._call("DELETE", "/api/tunnels/" + quote(name, safe=""), context={"tunnel": name})
+
+    def _tunnel(self, data: Any, url: str) -> Tunnel:
+        try:
+            return Tunnel.from_api(data)
+        except ValueError as e:
+            raise InvalidResponseError(url, str(e)) from None
+
+    def list_requests_raw(
+        self, limit: int | None = None, tunnel_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /api/requests/http``: the agent's JSON entries, newest first.
+
+        ``limit=None`` sends no limit (the agent's default is 100); use :data:`ALL` for
+        everything held. ``tunnel_name`` is matched by the agent as a substring.
+        """
+        params: dict[str, Any] = {}
+        if limit is not None:
+            params["limit"] = int(limit)
+        if tunnel_name is not None:
+            params["tunnel_name"] = tunnel_name
+        url = self.base_url + _REQUESTS
+        data = self._json_object(self._call("GET", _REQUESTS, params=params), url, "requests")
+        entries: list[dict[str, Any]] = data["requests"]
+        return entries
+
+    def list_requests(
+        self, limit: int | None = None, tunnel_name: str | None = None
+    ) -> list[CapturedRequest]:
+        """Captured requests as models, newest first (see :meth:`list_requests_raw`)."""
+        url = self.base_url + _REQUESTS
+        return [self._captured(e, url) for e in self.list_requests_raw(limit, tunnel_name)]
+
+    def get_request_raw(self, request_id: str) -> dict[str, Any]:
+        """``GET /api/requests/http/{id}``: the agent's JSON entry."""
+        if not request_id:
+            raise UsageError(
+                "empty request id", hint="Give an id from 'ngrok-inspect requests list'"
+            )
+        path = f"{_REQUESTS}/{quote(request_id, safe='')}"
+        data = self._call("GET", path, context={"id": request_id})
+        return self._json_object(data, self.base_url + path)
+
+    def get_request(self, request_id: str) -> CapturedRequest:
+        """One captured request; :class:`RequestNotFoundError` when the agent has no such id."""
+        raw = self.get_request_raw(request_id)
+        return self._captured(raw, f"{self.base_url}{_REQUESTS}/{request_id}")
+
+    def _captured(self, data: Any, url: str) -> CapturedRequest:
+        try:
+            return CapturedRequest.from_api(data)
+        except ValueError as e:
+            raise InvalidResponseError(url, str(e)) from None
+
+    def resolve_id(self, ref: str) -> str:
+        """A full id, a unique id prefix (with or without ``airt_``), or ``last`` -> full id.
+
+        Raises :class:`AmbiguousIdError` for a prefix shared by several entries and
+        :class:`RequestNotFoundError` when nothing matches.
+        """
+        ref = ref.strip()
+        if not ref:
+            raise UsageError(
+                "empty request id", hint="Give an id from 'ngrok-inspect requests list'"
+            )
+        if _FULL_ID.fullmatch(ref):
+            return ref
+        if ref.lower() in ("last", "latest", "newest"):
+            newest = self.list_requests_raw(limit=1)
+            if not newest:
+                raise RequestNotFoundError(
+                    ref, hint="The agent holds no captured requests yet; send some traffic first"
+                )
+            return str(newest[0]["id"])
+        ids = [str(e.get("id")) for e in self.list_requests_raw(limit=ALL)]
+        if ref in ids:
+            return ref
+        matches = [i for i in ids if i.startswith(ref) or i.startswith("airt_" + ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise AmbiguousIdError(ref, matches)
+        raise RequestNotFoundError(ref)
+
+    def replay(self, request_id: str, tunnel_name: str | None = None) -> None:
+        """``POST /api/requests/http``: replay an entry (through ``tunnel_name`` if given).
+
+        The agent records the replay as a new entry (``remote_addr: "replayed"``).
+        """
+        if not request_id:
+            raise UsageError(
+                "empty request id", hint="Give an id from 'ngrok-inspect requests list'"
+            )
+        context = {"id": request_id, "tunnel": tunnel_name or ""}
+        self._call(
+            "POST", _REQUESTS, body={"id": request_id, "tunnel_name": tunnel_name}, context=context
+        )
+
+    def delete_requests(self) -> None:
+        """``DELETE /api/requests/http``: forget every tunnel's captured requests."""
+        self._call("DELETE", _REQUESTS)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._session.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _connection_reason(e: BaseException) -> str:
+    """A short reason for a connection failure, found in the exception chain."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [e]
+    text = ""
+    while stack:
+        cur = stack.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cur, ConnectionResetError):
+            return "connection reset"
+        text += " " + str(cur)
+        stack.extend([cur.__cause__, cur.__context__])
+        stack.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
+        reason = getattr(cur, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    low = text.lower()
+    if "refused" in low:
+        return "connection refused"
+    if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo" in low:
+        return "host name not resolved"
+    if "remotedisconnected" in low or "connection aborted" in low:
+        return "connection closed without an answer"
+    if "reset" in low:
+        return "connection reset"
+    if "unreachable" in low:
+        return "network unreachable"
+    return "connection failed"
