@@ -134,8 +134,12 @@ class Poller:
                 and (self._newest_id is None or any(r.id == self._newest_id for r in reqs))
             ):
                 return reqs
-            if self._floor is None and not (self.started or self.down or self.include_existing):
-                return reqs  # baseline: only needs the newest page (see _baseline)
+            if (
+                self._floor is None
+                and not (self.started or self.down or self.include_existing)
+                and reqs[-1].start < max(r.start for r in reqs[:50]) - SLACK
+            ):
+                return reqs  # baseline: the newest entries down to below its own floor
             limit = min(limit * 4, MAX_LIMIT)
 
     # -- one step
