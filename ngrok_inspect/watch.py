@@ -217,6 +217,10 @@ class Poller:
             except NotFoundError:
                 self._pending.discard(pid)  # cleared or evicted before it completed
                 continue
+            except NgrokInspectError as exc:
+                if not _is_down(exc):
+                    raise
+                break  # the agent went away meanwhile: ask again at the next poll
             if not r.pending:
                 self._pending.discard(pid)
                 events.extend(self._emit(r))
