@@ -1,0 +1,179 @@
+"""Options shared by several commands, defined once as ``Annotated`` aliases.
+
+``requests list``, ``export``, ``wait``, ``stats`` and ``monitor`` take the same filter
+flags; use them like this and turn them into a :class:`~ngrok_inspect.filters.RequestFilter`
+with :func:`build_filter`::
+
+    @app.command("stats")
+    def stats_command(
+        tunnel: TunnelOpt = None, method: MethodOpt = None, status: StatusOpt = None,
+        path: PathOpt = None, since: SinceOpt = None, errors: ErrorsOpt = False,
+        header: HeaderOpt = None, body_contains: BodyContainsOpt = None,
+        where: WhereOpt = None, as_json: JsonOpt = False,
+    ) -> None:
+        flt = build_filter(tunnel=tunnel, method=method, status=status, path=path,
+                           since=since, errors=errors, header=header,
+                           body_contains=body_contains, where=where)
+
+Importing this module is cheap: it imports typer only (the filters module is imported
+inside :func:`build_filter`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from ngrok_inspect.filters import RequestFilter
+
+FILTER_PANEL = "Filters"
+
+TunnelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tunnel",
+        metavar="NAME",
+        help="Only this tunnel (exact name).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+MethodOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--method",
+        "-m",
+        metavar="METHOD",
+        help="Only these methods (repeat or comma-separate: -m POST -m PUT, -m GET,HEAD).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+StatusOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--status",
+        "-s",
+        metavar="CODES",
+        help="Only these statuses: 404, 4xx, 500-599 (repeat or comma-separate).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+PathOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--path",
+        "-p",
+        metavar="GLOB",
+        help="Only paths matching this glob (/webhook*, /api/*/items); repeatable.",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="WHEN",
+        help="Only requests started after this: 10m, 2h, 1d or an ISO 8601 time.",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+ErrorsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--errors",
+        help="Only errors: status >= 400 or no response yet.",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--header",
+        "-H",
+        metavar="'NAME: GLOB'",
+        help="Only requests with this request header matching the glob; repeatable (AND).",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+BodyContainsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--body-contains",
+        metavar="TEXT",
+        help="Only requests whose decoded request or response body contains TEXT.",
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+WhereOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--where",
+        "-w",
+        metavar="EXPR",
+        help="Only requests matching the expression "
+        '(status >= 500 and req.header.x-github-event == "push").',
+        rich_help_panel=FILTER_PANEL,
+    ),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option("--json", help="Print JSON records (the documented --json contract)."),
+]
+LimitOpt = Annotated[
+    int,
+    typer.Option(
+        "--limit",
+        "-n",
+        min=1,
+        metavar="N",
+        help="Show at most N requests (newest first).",
+    ),
+]
+"""``--limit`` with a default of 50 when used as ``limit: LimitOpt = 50``."""
+
+OptionalLimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        "-n",
+        min=1,
+        metavar="N",
+        help="At most N requests (newest first). Default: everything the agent holds.",
+    ),
+]
+
+# Kept so early imports keep working; it carries nothing.
+FILTER_OPTIONS_PLACEHOLDER = None
+
+
+def build_filter(
+    *,
+    tunnel: str | None = None,
+    method: list[str] | None = None,
+    status: list[str] | None = None,
+    path: list[str] | None = None,
+    since: str | None = None,
+    errors: bool = False,
+    header: list[str] | None = None,
+    body_contains: str | None = None,
+    where: str | None = None,
+) -> RequestFilter:
+    """The :class:`RequestFilter` the shared flags describe.
+
+    Raises :class:`~ngrok_inspect.errors.UsageError` (exit 2) with a one-line cause and a
+    hint on a bad value (``--status 6xx``, ``--since yesterday``, ``--where 'a ='``).
+    """
+    from ngrok_inspect.filters import RequestFilter
+
+    return RequestFilter.parse(
+        tunnel=tunnel,
+        method=method or None,
+        status=status or None,
+        path=path or None,
+        since=since,
+        errors=errors,
+        header=header or None,
+        body_contains=body_contains,
+        where=where,
+    )
