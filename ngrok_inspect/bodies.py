@@ -345,6 +345,8 @@ class Body:
         """One of empty, json, form, multipart, xml, html, text, binary."""
         if not self.data:
             return "empty"
+        if _media_kind(self.content_type) == "multipart" and self.decode_error is None:
+            return "multipart"
         if self.text is None:
             return "binary"
         if self.is_json:
