@@ -96,20 +96,22 @@ _SINCE_HINT = (
 )
 
 
-def parse_duration(spec: str) -> float:
-    """Parse an age such as ``"30s"``, ``"10m"``, ``"2h"``, ``"1h30m"`` or a bare number of
-    seconds into seconds; :class:`UsageError` on anything else."""
+def parse_duration(spec: str, option: str = "duration") -> float:
+    """Parse an age or a length of time such as ``"30s"``, ``"10m"``, ``"2h"``,
+    ``"1h30m"`` or a bare number of seconds into seconds; :class:`UsageError` on anything
+    else (``option`` names the flag in the message, e.g. ``"--timeout"``)."""
     text = spec.strip()
+    hint = "Give a length of time such as 30s, 10m, 2h or 1h30m (a bare number is seconds)"
     try:
         value = float(text)
     except ValueError:
         pass
     else:
-        if value >= 0 and value == value and value != float("inf"):
+        if 0 <= value < float("inf"):
             return value
-        raise UsageError(f"invalid duration {spec!r}", hint=_SINCE_HINT)
+        raise UsageError(f"invalid {option} {spec!r}", hint=hint)
     if not _DURATION.fullmatch(text.replace(" ", "")):
-        raise UsageError(f"invalid duration {spec!r}", hint=_SINCE_HINT)
+        raise UsageError(f"invalid {option} {spec!r}", hint=hint)
     return sum(
         float(n) * _UNITS[u.lower()] for n, u in _DURATION_PART.findall(text.replace(" ", ""))
     )

@@ -5,3 +5,7 @@ One import line per command module. Modules must stay cheap to import: heavy lib
 """
 
 from __future__ import annotations
+
+from ngrok_inspect.cli import cmd_monitor as cmd_monitor
+from ngrok_inspect.cli import cmd_stats as cmd_stats
+from ngrok_inspect.cli import cmd_wait as cmd_wait

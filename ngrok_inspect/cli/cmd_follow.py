@@ -1,0 +1,111 @@
+"""Follow mode (``requests list --follow``): print entries as they complete.
+
+``requests list -f`` (cli/cmd_requests.py) calls :func:`run_follow`; this module registers
+no command of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from ngrok_inspect.render.monitor import follow_line, notice_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.filters import RequestFilter
+    from ngrok_inspect.models import CapturedRequest
+
+
+class RequestPrinter:
+    """Prints entries to stdout: NDJSON records, coloured rows on a terminal, or plain
+    lines when piped; notices go to stderr."""
+
+    def __init__(
+        self, *, as_json: bool, no_color: bool, out: TextIO | None = None, header: bool = True
+    ) -> None:
+        self.out = out or sys.stdout
+        self.as_json = as_json
+        self.console: Console | None = None
+        self._header = header
+        if not as_json and _isatty(self.out):
+            from rich.console import Console
+
+            self.console = Console(
+                file=self.out,
+                no_color=no_color or "NO_COLOR" in os.environ,
+                highlight=False,
+                soft_wrap=False,
+            )
+
+    def request(self, req: CapturedRequest) -> None:
+        """Print one entry and flush (a reader of the pipe sees it at once)."""
+        if self.as_json:
+            self.out.write(json.dumps(req.to_dict(), ensure_ascii=False) + "\n")
+        elif self.console is not None:
+            from ngrok_inspect.render.monitor import follow_text
+
+            if self._header:
+                self._header = False
+                self.console.print(
+                    "TIME      METHOD STA  URI … DURATION  TUNNEL  ID", style="dim", markup=False
+                )
+            self.console.print(follow_text(req, width=self.console.width))
+        else:
+            self.out.write(follow_line(req) + "\n")
+        self.out.flush()
+
+    @staticmethod
+    def notice(text: str) -> None:
+        """A message for the human (stderr)."""
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def run_follow(
+    client: AgentClient,
+    flt: RequestFilter,
+    *,
+    as_json: bool,
+    count: int | None,
+    timeout: float | None,
+    no_color: bool,
+    poll_interval: float = 0.5,
+    include_existing: bool = False,
+) -> None:
+    """Print matching entries as they complete until ``count`` were printed or ``timeout``
+    seconds passed (forever otherwise; Ctrl-C raises KeyboardInterrupt → exit 130).
+
+    Agent notices (down, back, cleared, restarted) go to stderr and following goes on.
+    """
+    from ngrok_inspect.watch import follow
+
+    printer = RequestPrinter(as_json=as_json, no_color=no_color)
+    printed = 0
+    if count is not None and count <= 0:
+        return
+    for event in follow(
+        client,
+        flt,
+        poll_interval=poll_interval,
+        timeout=timeout,
+        include_existing=include_existing,
+    ):
+        if event.kind == "request" and event.request is not None:
+            printer.request(event.request)
+            printed += 1
+            if count is not None and printed >= count:
+                return
+        else:
+            printer.notice(notice_line(event))

@@ -1,0 +1,154 @@
+"""``ngrok-inspect monitor``: per-tunnel request rate and error ratio, with alerts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.options import (
+    BodyContainsOpt,
+    ErrorsOpt,
+    HeaderOpt,
+    MethodOpt,
+    PathOpt,
+    SinceOpt,
+    StatusOpt,
+    TunnelOpt,
+    WhereOpt,
+    build_filter,
+)
+from ngrok_inspect.errors import ConditionNotMetError, UsageError
+from ngrok_inspect.filters import RequestFilter, parse_duration
+
+
+def parse_ratio(text: str) -> float:
+    """``0.1`` or ``10%`` → 0.1; :class:`UsageError` outside 0..1."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise UsageError(
+            f"invalid error rate {text!r}",
+            hint="Give a ratio between 0 and 1 (0.05) or a percentage (5%)",
+        )
+    return value
+
+
+def run_monitor(
+    flt: RequestFilter,
+    *,
+    interval: float,
+    max_rate: float | None,
+    max_error_rate: float | None,
+    exec_command: str | None,
+    exit_on_alert: bool,
+    as_json: bool,
+    intervals: int | None = None,
+    poll_interval: float | None = None,
+) -> None:
+    """Print one line (or NDJSON object) per tunnel per interval; ALERT lines on stderr."""
+    from ngrok_inspect.render.monitor import alert_line, interval_lines, notice_line
+    from ngrok_inspect.watch import Monitor, run_alert_hook
+
+    st = state()
+    out, err = sys.stdout, sys.stderr
+    limits = [f"max {max_rate:g} req/min"] if max_rate is not None else []
+    if max_error_rate is not None:
+        limits.append(f"max error rate {max_error_rate * 100:g}%")
+    err.write(
+        f"Monitoring {flt.describe()} at {st.settings.api_url} every {interval:g}s"
+        + (f" ({', '.join(limits)})" if limits else "")
+        + "; Ctrl-C stops\n"
+    )
+    with st.client() as client:
+        monitor = Monitor(
+            client, flt, interval=interval, max_rate=max_rate, max_error_rate=max_error_rate
+        )
+        poll = poll_interval if poll_interval is not None else min(1.0, interval / 4)
+        for report in monitor.run(poll_interval=poll, intervals=intervals):
+            for notice in report.notices:
+                err.write(notice_line(notice) + "\n")
+            if as_json:
+                out.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in report.to_dicts())
+            else:
+                out.writelines(line + "\n" for line in interval_lines(report))
+            out.flush()
+            for alert in report.alerts:
+                err.write(alert_line(alert) + "\n")
+                if exec_command:
+                    problem = run_alert_hook(exec_command, alert)
+                    if problem:
+                        err.write(f"Warning: {problem}\n")
+            err.flush()
+            if report.alerts and exit_on_alert:
+                first = report.alerts[0]
+                raise ConditionNotMetError(
+                    f"alert on tunnel {first.tunnel!r} ({first.metric} threshold crossed)",
+                    hint="The ALERT line above has the figures; drop --exit-on-alert to go on",
+                )
+
+
+@app.command("monitor")
+def monitor_command(
+    tunnel: TunnelOpt = None,
+    method: MethodOpt = None,
+    status: StatusOpt = None,
+    path: PathOpt = None,
+    since: SinceOpt = None,
+    errors: ErrorsOpt = False,
+    header: HeaderOpt = None,
+    body_contains: BodyContainsOpt = None,
+    where: WhereOpt = None,
+    interval: Annotated[
+        str, typer.Option("--interval", "-i", help="Length of one interval (60s, 5m).")
+    ] = "60s",
+    max_rate: Annotated[
+        float | None,
+        typer.Option("--max-rate", min=0, help="Alert above this many requests per minute."),
+    ] = None,
+    max_error_rate: Annotated[
+        str | None,
+        typer.Option("--max-error-rate", help="Alert above this error ratio (0.05 or 5%)."),
+    ] = None,
+    exec_command: Annotated[
+        str | None,
+        typer.Option("--exec", help="Shell command run on each alert, alert JSON on stdin."),
+    ] = None,
+    exit_on_alert: Annotated[
+        bool, typer.Option("--exit-on-alert", help="Exit with code 6 at the first alert.")
+    ] = False,
+    intervals: Annotated[
+        int | None, typer.Option("--intervals", min=1, help="Stop after this many intervals.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print NDJSON objects.")] = False,
+) -> None:
+    """Every interval, print each tunnel's requests/min and error ratio; alert on thresholds."""
+    seconds = parse_duration(interval, "--interval")
+    if seconds <= 0:
+        raise UsageError("--interval must be longer than 0s", hint="For example --interval 30s")
+    run_monitor(
+        build_filter(
+            tunnel=tunnel,
+            method=method,
+            status=status,
+            path=path,
+            since=since,
+            errors=errors,
+            header=header,
+            body_contains=body_contains,
+            where=where,
+        ),
+        interval=seconds,
+        max_rate=max_rate,
+        max_error_rate=None if max_error_rate is None else parse_ratio(max_error_rate),
+        exec_command=exec_command,
+        exit_on_alert=exit_on_alert,
+        as_json=as_json,
+        intervals=intervals,
+    )

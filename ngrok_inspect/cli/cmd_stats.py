@@ -1,0 +1,76 @@
+"""``ngrok-inspect stats``: counts, top paths, errors and durations over the filtered set."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.options import (
+    BodyContainsOpt,
+    ErrorsOpt,
+    HeaderOpt,
+    MethodOpt,
+    PathOpt,
+    SinceOpt,
+    StatusOpt,
+    TunnelOpt,
+    WhereOpt,
+    build_filter,
+)
+from ngrok_inspect.filters import RequestFilter
+
+
+def run_stats(flt: RequestFilter, *, top: int, as_json: bool) -> None:
+    """Fetch everything the agent holds, filter, compute and print the figures."""
+    from ngrok_inspect.stats import compute_stats
+
+    st = state()
+    with st.client() as client:
+        reqs = client.list_requests(limit=1_000_000, tunnel_name=flt.agent_tunnel_param())
+    stats = compute_stats(flt.apply(reqs), top=top)
+    if as_json:
+        sys.stdout.write(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+
+    from ngrok_inspect.render.stats import stats_renderable
+
+    Console(no_color=st.no_color, highlight=False).print(stats_renderable(stats))
+
+
+@app.command("stats")
+def stats_command(
+    tunnel: TunnelOpt = None,
+    method: MethodOpt = None,
+    status: StatusOpt = None,
+    path: PathOpt = None,
+    since: SinceOpt = None,
+    errors: ErrorsOpt = False,
+    header: HeaderOpt = None,
+    body_contains: BodyContainsOpt = None,
+    where: WhereOpt = None,
+    top: Annotated[
+        int, typer.Option("--top", min=1, help="How many paths, slow paths and errors to list.")
+    ] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Counts by method, status and path, per tunnel; errors; durations (avg/p50/p95/p99/max)."""
+    run_stats(
+        build_filter(
+            tunnel=tunnel,
+            method=method,
+            status=status,
+            path=path,
+            since=since,
+            errors=errors,
+            header=header,
+            body_contains=body_contains,
+            where=where,
+        ),
+        top=top,
+        as_json=as_json,
+    )

@@ -1,0 +1,130 @@
+"""``ngrok-inspect wait``: block until matching requests completed (CI's webhook barrier)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.cmd_follow import RequestPrinter
+from ngrok_inspect.cli.options import (
+    BodyContainsOpt,
+    ErrorsOpt,
+    HeaderOpt,
+    MethodOpt,
+    PathOpt,
+    SinceOpt,
+    StatusOpt,
+    TunnelOpt,
+    WhereOpt,
+    build_filter,
+)
+from ngrok_inspect.filters import RequestFilter, parse_duration
+from ngrok_inspect.render.monitor import notice_line
+
+
+def run_wait(
+    flt: RequestFilter,
+    *,
+    count: int,
+    timeout: float,
+    include_existing: bool,
+    expect_status: str | None,
+    exec_command: str | None,
+    as_json: bool,
+) -> None:
+    """Wait, then print the matches (NDJSON records with ``as_json``); raise on failure."""
+    from ngrok_inspect.watch import UnexpectedStatusError, wait_for
+
+    st = state()
+    printer = RequestPrinter(as_json=as_json, no_color=st.no_color)
+    noun = "request" if count == 1 else "requests"
+    scope = "" if include_existing else " new"
+    after = " (after running --exec)" if exec_command else ""
+    printer.notice(
+        f"Waiting up to {timeout:g}s for {count}{scope} {noun} matching {flt.describe()}{after}"
+    )
+    client = st.client()
+    try:
+        matches = wait_for(
+            client,
+            flt,
+            count=count,
+            timeout=timeout,
+            include_existing=include_existing,
+            expect_status=expect_status,
+            trigger=exec_command,
+            on_event=lambda ev: None if ev.kind == "request" else printer.notice(notice_line(ev)),
+        )
+    except UnexpectedStatusError as exc:
+        printer.request(exc.request)  # the issue: print the offending entry, then exit 6
+        raise
+    finally:
+        client.close()
+    for req in matches:
+        printer.request(req)
+
+
+@app.command("wait")
+def wait_command(
+    tunnel: TunnelOpt = None,
+    method: MethodOpt = None,
+    status: StatusOpt = None,
+    path: PathOpt = None,
+    since: SinceOpt = None,
+    errors: ErrorsOpt = False,
+    header: HeaderOpt = None,
+    body_contains: BodyContainsOpt = None,
+    where: WhereOpt = None,
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, help="How many matching requests to wait for.")
+    ] = 1,
+    timeout: Annotated[
+        str, typer.Option("--timeout", "-t", help="Give up after this long (30s, 2m, 90).")
+    ] = "30s",
+    include_existing: Annotated[
+        bool,
+        typer.Option(
+            "--include-existing", help="Also count what the agent already held at the start."
+        ),
+    ] = False,
+    expect_status: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-status",
+            help="Fail (exit 6) if a matching request got another status (2xx, 200,204).",
+        ),
+    ] = None,
+    exec_command: Annotated[
+        str | None,
+        typer.Option(
+            "--exec",
+            help="Shell command to run once the starting point is recorded (the trigger).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print NDJSON records.")] = False,
+) -> None:
+    """Wait until requests matching the filters have completed, then print them.
+
+    Exit 0 when they came, 6 on timeout or an unexpected status.
+    """
+    run_wait(
+        build_filter(
+            tunnel=tunnel,
+            method=method,
+            status=status,
+            path=path,
+            since=since,
+            errors=errors,
+            header=header,
+            body_contains=body_contains,
+            where=where,
+        ),
+        count=count,
+        timeout=parse_duration(timeout, "--timeout"),
+        include_existing=include_existing,
+        expect_status=expect_status,
+        exec_command=exec_command,
+        as_json=as_json,
+    )

@@ -1,0 +1,139 @@
+"""Text views for the live commands: follow lines, follow notices, monitor figures, alerts.
+
+Plain functions returning strings (no I/O, no rich): the commands decide where they go
+(data on stdout, notices and alerts on stderr). :func:`follow_text` returns a rich
+``Text`` for terminals and is the only place rich is imported, lazily.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from ngrok_inspect.models import CapturedRequest
+    from ngrok_inspect.watch import Alert, FollowEvent, IntervalReport
+
+
+def format_duration(ms: float | None) -> str:
+    """``0.93ms``, ``412ms``, ``2.41s``; ``-`` when unknown."""
+    if ms is None:
+        return "-"
+    if ms < 10:
+        return f"{ms:.2f}ms"
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    return f"{ms / 1000:.2f}s"
+
+
+def _clock(when: datetime) -> str:
+    return when.astimezone().strftime("%H:%M:%S")
+
+
+def follow_line(req: CapturedRequest) -> str:
+    """One plain line per entry, for pipes: id, start (ISO), tunnel, method, status, uri,
+    duration. Two spaces separate the columns."""
+    status = "-" if req.status_code is None else str(req.status_code)
+    return "  ".join(
+        [
+            req.id,
+            req.start.isoformat(),
+            req.tunnel_name,
+            f"{req.method:<6}",
+            status,
+            req.request.uri,
+            format_duration(None if req.pending else req.duration_ms),
+        ]
+    )
+
+
+def status_style(code: int | None) -> str:
+    """Colour of a status code (shared look with the request tables)."""
+    if code is None:
+        return "dim"
+    if code >= 500:
+        return "bold red"
+    if code >= 400:
+        return "yellow"
+    if code >= 300:
+        return "cyan"
+    return "green"
+
+
+def follow_text(req: CapturedRequest, *, width: int = 120) -> Text:
+    """A table-like coloured row for terminals: time, method, status, uri, duration,
+    tunnel, id."""
+    from rich.text import Text
+
+    status = "-" if req.status_code is None else str(req.status_code)
+    row = Text(no_wrap=True, overflow="ellipsis")
+    row.append(_clock(req.start), style="dim")
+    row.append("  ")
+    row.append(f"{req.method:<7}", style="bold")
+    row.append(f"{status:>3}", style=status_style(req.status_code))
+    row.append("  ")
+    uri_width = max(20, width - 70)
+    uri = req.request.uri
+    if len(uri) > uri_width:
+        uri = uri[: uri_width - 1] + "…"
+    row.append(f"{uri:<{uri_width}}")
+    row.append(f"  {format_duration(req.duration_ms):>8}  ")
+    row.append(req.tunnel_name, style="magenta")
+    row.append("  ")
+    row.append(req.id, style="dim")
+    return row
+
+
+def notice_line(event: FollowEvent) -> str:
+    """A follow/wait/monitor notice for stderr (agent down, back, cleared, restarted)."""
+    text = {
+        "agent_down": "agent is not answering ({msg}); retrying",
+        "agent_up": "agent is answering again; following on",
+        "restarted": "agent restarted and its history is gone; following on",
+        "cleared": "the agent's history was cleared; following on",
+    }.get(event.kind, "{msg}")
+    return "-- " + text.format(msg=event.message)
+
+
+def _pct(ratio: float) -> str:
+    return f"{ratio * 100:.1f}%"
+
+
+def interval_lines(report: IntervalReport) -> list[str]:
+    """One line per tunnel: time, tunnel, requests/min, error ratio (errors/requests)."""
+    clock = _clock(report.time)
+    if not report.tunnels:
+        return [f"{clock}  (no tunnels)  0 requests in {report.interval_s:.0f}s"]
+    width = max(len(t.tunnel) for t in report.tunnels)
+    return [
+        f"{clock}  {t.tunnel:<{width}}  {t.rate_per_min:8.1f} req/min  "
+        f"errors {_pct(t.error_rate):>6} ({t.errors}/{t.requests})"
+        for t in report.tunnels
+    ]
+
+
+def alert_line(alert: Alert) -> str:
+    """``ALERT web: error rate 50.0% > 10.0% over the last 60s (2 of 4 requests); recent
+    errors: 500 GET /boom 16:33:06, …``."""
+    fig = alert.figures
+    span = f"over the last {alert.interval_s:.0f}s"
+    if alert.metric == "rate":
+        what = f"request rate {alert.value:.1f}/min > {alert.threshold:g}/min {span}"
+    else:
+        what = f"error rate {_pct(alert.value)} > {_pct(alert.threshold)} {span}"
+    line = f"ALERT {alert.tunnel}: {what} ({fig.errors} errors in {fig.requests} requests)"
+    if fig.recent_errors:
+        shown = ", ".join(
+            f"{r.status_code if r.status_code is not None else 'no response'} "
+            f"{r.method} {r.path} {_clock(r.start)}"
+            for r in fig.recent_errors
+        )
+        line += f"; recent errors: {shown}"
+    return line
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """The alert object (``--json`` and ``--exec`` stdin)."""
+    return alert.to_dict()

@@ -1,0 +1,96 @@
+"""Rich tables for ``ngrok-inspect stats`` (the ``--json`` form is ``Stats.to_dict()``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ngrok_inspect.render.monitor import format_duration, status_style
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ngrok_inspect.stats import DurationStats, Stats
+
+
+def _table(title: str, *columns: str, right: tuple[int, ...] = ()) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, col in enumerate(columns):
+        table.add_column(col, justify="right" if i in right else "left", no_wrap=i == 0)
+    return table
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{n / total * 100:.1f}%" if total else "-"
+
+
+def _dur_cells(d: DurationStats) -> list[str]:
+    return [format_duration(v) for v in (d.avg, d.p50, d.p95, d.p99, d.max)]
+
+
+def stats_renderable(stats: Stats) -> RenderableType:
+    """All the stats tables, stacked; empty sets say so in one line."""
+    if stats.total == 0:
+        return Text("No captured requests match.")
+    parts: list[RenderableType] = []
+
+    summary = _table("Summary", "", "", right=(1,))
+    summary.show_header = False
+    summary.add_row("requests", str(stats.total))
+    if stats.pending:
+        summary.add_row("pending", str(stats.pending))
+    summary.add_row("errors", f"{stats.error_count} ({_pct(stats.error_count, stats.total)})")
+    if stats.first:
+        summary.add_row("first", stats.first)
+        summary.add_row("last", stats.last or "")
+    parts.append(summary)
+
+    durations = _table(
+        "Duration", "", "count", "avg", "p50", "p95", "p99", "max", right=(1, 2, 3, 4, 5, 6)
+    )
+    durations.add_row("all", str(stats.durations.count), *_dur_cells(stats.durations))
+    for pd in stats.slowest_paths:
+        durations.add_row(pd.path, str(pd.durations.count), *_dur_cells(pd.durations))
+    parts.append(durations)
+
+    methods = _table("By method", "method", "count", "share", right=(1, 2))
+    for m, n in stats.by_method.items():
+        methods.add_row(m, str(n), _pct(n, stats.total))
+    parts.append(methods)
+
+    classes = _table("By status", "status", "count", "share", right=(1, 2))
+    for c, n in stats.by_status_class.items():
+        classes.add_row(Text(c, style="bold"), str(n), _pct(n, stats.total))
+    for code, n in stats.by_status.items():
+        classes.add_row(Text(f"  {code}", style=status_style(code)), str(n), _pct(n, stats.total))
+    parts.append(classes)
+
+    paths = _table(f"Top paths (top {stats.top})", "path", "count", "share", right=(1, 2))
+    for p, n in stats.top_paths:
+        paths.add_row(p, str(n), _pct(n, stats.total))
+    parts.append(paths)
+
+    tunnels = _table("By tunnel", "tunnel", "requests", "errors", right=(1, 2))
+    for t in stats.by_tunnel:
+        tunnels.add_row(t.tunnel, str(t.requests), str(t.errors))
+    parts.append(tunnels)
+
+    if stats.recent_errors:
+        errors = _table("Recent errors", "time", "status", "method", "path", "id")
+        for r in stats.recent_errors:
+            errors.add_row(
+                r.start.isoformat(),
+                Text(
+                    "-" if r.status_code is None else str(r.status_code),
+                    style=status_style(r.status_code),
+                ),
+                r.method,
+                r.path,
+                r.id,
+            )
+        parts.append(errors)
+    return Group(*parts)
