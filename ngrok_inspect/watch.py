@@ -484,7 +484,9 @@ def _timeout_error(
     include_existing: bool,
     last_down: str | None,
 ) -> WaitTimeoutError:
-    what = f"{_plural(count, 'request')} matching {flt.describe()}"
+    what = _plural(count, "request")
+    if not flt.is_empty:
+        what += f" matching {flt.describe()}"
     scope = "" if include_existing else " (new since the wait began)"
     msg = f"timed out after {timeout:g}s waiting for {what}{scope}: {len(matched)} matched"
     if last_down:

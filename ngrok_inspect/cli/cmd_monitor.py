@@ -58,12 +58,13 @@ def run_monitor(
 
     st = state()
     out, err = sys.stdout, sys.stderr
-    limits = [f"max {max_rate:g} req/min"] if max_rate is not None else []
+    limits = [f"{max_rate:g} requests/min"] if max_rate is not None else []
     if max_error_rate is not None:
-        limits.append(f"max error rate {max_error_rate * 100:g}%")
+        limits.append(f"{max_error_rate * 100:g}% errors")
     err.write(
-        f"Monitoring {flt.describe()} at {st.settings.api_url} every {interval:g}s"
-        + (f" ({', '.join(limits)})" if limits else "")
+        f"Monitoring {st.settings.api_url} every {interval:g}s"
+        + ("" if flt.is_empty else f" ({flt.describe()})")
+        + (f"; alerts above {', '.join(limits)}" if limits else "")
         + "; Ctrl-C stops\n"
     )
     with st.client() as client:

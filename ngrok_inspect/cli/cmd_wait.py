@@ -43,7 +43,9 @@ def run_wait(
     scope = "" if include_existing else " new"
     after = " (after running --exec)" if exec_command else ""
     printer.notice(
-        f"Waiting up to {timeout:g}s for {count}{scope} {noun} matching {flt.describe()}{after}"
+        f"Waiting up to {timeout:g}s for {count}{scope} {noun}"
+        + ("" if flt.is_empty else f" matching {flt.describe()}")
+        + after
     )
     client = st.client()
     try:

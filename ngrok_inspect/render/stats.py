@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def _table(title: str, *columns: str, right: tuple[int, ...] = ()) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, col in enumerate(columns):
-        table.add_column(col, justify="right" if i in right else "left", no_wrap=i == 0)
+        # values are data: fold long ones onto a second line rather than cut them
+        table.add_column(col, justify="right" if i in right else "left", overflow="fold")
     return table
 
 
@@ -65,8 +66,11 @@ def stats_renderable(stats: Stats) -> RenderableType:
     classes = _table("By status", "status", "count", "share", right=(1, 2))
     for c, n in stats.by_status_class.items():
         classes.add_row(Text(c, style="bold"), str(n), _pct(n, stats.total))
-    for code, n in stats.by_status.items():
-        classes.add_row(Text(f"  {code}", style=status_style(code)), str(n), _pct(n, stats.total))
+        for code, k in stats.by_status.items():
+            if f"{code // 100}xx" == c:
+                classes.add_row(
+                    Text(f"  {code}", style=status_style(code)), str(k), _pct(k, stats.total)
+                )
     parts.append(classes)
 
     paths = _table(f"Top paths (top {stats.top})", "path", "count", "share", right=(1, 2))
