@@ -50,6 +50,7 @@ def test_public_api_and_parsing_load_none_either() -> None:
         "import ngrok_inspect as ni\n"
         "from ngrok_inspect import agent, ngrok\n"
         "_ = (ni.AgentClient, ni.CapturedRequest, ni.resolve_settings, ngrok.connect)\n"
+        "from pathlib import Path\n"
         "p = Path('tests/fixtures/agent-2.3.41/requests.json')\n"
         "[ni.CapturedRequest.from_api(e).to_dict() for e in json.loads(p.read_text())['requests']]"
     )
