@@ -21,7 +21,12 @@ def _table(title: str, *columns: str, right: tuple[int, ...] = ()) -> Table:
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for i, col in enumerate(columns):
         # values are data: fold long ones onto a second line rather than cut them
-        table.add_column(col, justify="right" if i in right else "left", overflow="fold")
+        table.add_column(
+            col,
+            justify="right" if i in right else "left",
+            overflow="fold",
+            min_width=max(len(col), 4),
+        )
     return table
 
 
@@ -85,9 +90,11 @@ def stats_renderable(stats: Stats) -> RenderableType:
 
     if stats.recent_errors:
         errors = _table("Recent errors", "time", "status", "method", "path", "id")
+        for i in (0, 1, 2):  # time, status, method never wrap; path and id fold
+            errors.columns[i].no_wrap = True
         for r in stats.recent_errors:
             errors.add_row(
-                r.start.isoformat(),
+                r.start.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
                 Text(
                     "-" if r.status_code is None else str(r.status_code),
                     style=status_style(r.status_code),
