@@ -1,0 +1,274 @@
+"""The agent API (``/api/...``) served by the local agent, as a real ngrok agent answers.
+
+Shapes, status codes and ``error_code`` values follow the recorded answers of a real
+agent (``tests/fixtures/agent-2.3.41``) and ngrok's documentation for 3.x additions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from aiohttp import web
+
+from ngrok_inspect import __version__
+
+if TYPE_CHECKING:
+    from ngrok_inspect.local_agent.server import AgentCore
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_INT = re.compile(r"^[+-]?[0-9]+$")
+DEFAULT_LIMIT = 100
+TUNNEL_KEYS = frozenset(
+    {
+        "name",
+        "addr",
+        "proto",
+        "inspect",
+        "schemes",
+        "bind_tls",
+        "host_header",
+        "subdomain",
+        "hostname",
+        "domain",
+        "url",
+        "metadata",
+        "auth",
+        "basic_auth",
+        "oauth",
+        "request_header",
+        "response_header",
+        "compression",
+        "websocket_tcp_converter",
+    }
+)
+
+
+class ApiError(Exception):
+    """An error answer in the agent's shape."""
+
+    def __init__(
+        self,
+        status_code: int,
+        msg: str,
+        details: dict[str, Any] | None = None,
+        error_code: int | None = None,
+    ) -> None:
+        super().__init__(msg)
+        self.status_code = status_code
+        self.msg = msg
+        self.details = details or {}
+        self.error_code = error_code
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body: ``error_code`` (when known), ``status_code``, ``msg``, ``details``."""
+        data: dict[str, Any] = {}
+        if self.error_code is not None:
+            data["error_code"] = self.error_code
+        data.update(status_code=self.status_code, msg=self.msg, details=self.details)
+        return data
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A compact JSON answer, as the Go agent writes it."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return web.Response(status=status, body=body, content_type="application/json")
+
+
+def empty_response() -> web.Response:
+    """204 with an empty body."""
+    return web.Response(status=204)
+
+
+def host_of(value: str) -> str:
+    """The host part of a ``Host`` header or an ``Origin`` URL, lower-cased."""
+    if "://" in value:
+        value = urlsplit(value).netloc
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[: value.find("]") + 1]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class AgentApi:
+    """Routes ``/api`` requests to the agent core."""
+
+    def __init__(self, core: AgentCore) -> None:
+        self.core = core
+        self.own_hosts: set[str] = set()
+
+    def _allowed(self, host: str) -> bool:
+        return host in LOCAL_HOSTS or host.endswith(".localhost") or host in self.own_hosts
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Answer one API call (errors in the agent's JSON shape)."""
+        try:
+            host = request.headers.get("Host")
+            if host is not None and not self._allowed(host_of(host)):
+                raise ApiError(
+                    403,
+                    "forbidden: the Host header does not name this agent",
+                    {"host": host_of(host)},
+                )
+            origin = request.headers.get("Origin")
+            if origin is not None and not self._allowed(host_of(origin)):
+                raise ApiError(403, "forbidden: cross-origin request", {"origin": host_of(origin)})
+            return await self._route(request)
+        except ApiError as err:
+            return json_response(err.to_api(), err.status_code)
+
+    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+        path = request.path
+        method = request.method
+        handlers: dict[str, Callable[[web.BaseRequest, str], Awaitable[web.StreamResponse]]]
+        arg = ""
+        if path in ("/api", "/api/"):
+            handlers = {"GET": self.root}
+        elif path == "/api/tunnels":
+            handlers = {"GET": self.list_tunnels, "POST": self.start_tunnel}
+        elif path.startswith("/api/tunnels/") and len(path) > len("/api/tunnels/"):
+            arg = unquote(request.raw_path.split("?", 1)[0][len("/api/tunnels/") :])
+            handlers = {"GET": self.get_tunnel, "DELETE": self.stop_tunnel}
+        elif path == "/api/requests/http":
+            handlers = {"GET": self.list_requests, "POST": self.replay, "DELETE": self.clear}
+        elif path.startswith("/api/requests/http/") and len(path) > len("/api/requests/http/"):
+            arg = path[len("/api/requests/http/") :]
+            handlers = {"GET": self.get_request}
+        elif path == "/api/status":
+            handlers = {"GET": self.status}
+        else:
+            raise ApiError(404, "Not Found", {"path": path})
+        fn = handlers.get(method)
+        if fn is None:
+            raise ApiError(405, "Method Not Allowed", {"method": method, "path": path})
+        return await fn(request, arg)
+
+    # -- endpoints -----------------------------------------------------------------------
+
+    async def root(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``GET /api``."""
+        return json_response(
+            {"tunnels_uri": "/api/tunnels", "http_requests_uri": "/api/requests/http"}
+        )
+
+    async def status(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``GET /api/status`` in the 3.x shape."""
+        return json_response(
+            {
+                "status": "online",
+                "agent_version": f"{__version__}-ngrok-inspect",
+                "session": {"legs": [{"region": "local", "latency": "0ms"}]},
+                "uri": "/api/status",
+            }
+        )
+
+    async def list_tunnels(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``GET /api/tunnels``."""
+        return json_response(
+            {"tunnels": [t.to_api() for t in self.core.tunnels], "uri": "/api/tunnels"}
+        )
+
+    async def get_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``GET /api/tunnels/{name}``."""
+        return json_response(self.core.tunnel_or_error(arg).to_api())
+
+    async def start_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``POST /api/tunnels``: start a new capture listener (201)."""
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(
+                400, "invalid tunnel configuration", {"err": "expected a JSON object"}, 102
+            )
+        unknown = sorted(set(body) - TUNNEL_KEYS)
+        if unknown:
+            raise ApiError(
+                400,
+                "invalid tunnel configuration",
+                {"err": f"unknown field(s): {', '.join(unknown)}"},
+                102,
+            )
+        tunnel = await self.core.start_tunnel_from_api(body)
+        return json_response(tunnel.to_api(), 201)
+
+    async def stop_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``DELETE /api/tunnels/{name}`` (204)."""
+        await self.core.stop_tunnel(arg)
+        return empty_response()
+
+    async def list_requests(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``GET /api/requests/http?limit=&tunnel_name=``: newest first."""
+        query = parse_qs(request.query_string, keep_blank_values=True)
+        limit = DEFAULT_LIMIT
+        if "limit" in query:
+            text = query["limit"][0]
+            if not _INT.match(text):
+                raise ApiError(
+                    400,
+                    "failed to deserialize request parameter",
+                    {
+                        "err": f'param: error parsing key "limit" as int: strconv.ParseInt: '
+                        f'parsing "{text}": invalid syntax'
+                    },
+                )
+            limit = int(text)
+            if limit == 0:
+                limit = DEFAULT_LIMIT
+        tunnel = query.get("tunnel_name", [""])[0]
+        entries = self.core.store.newest_first(limit, tunnel or None)
+        return json_response(
+            {"uri": "/api/requests/http", "requests": [e.to_api() for e in entries]}
+        )
+
+    async def get_request(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``GET /api/requests/http/{id}``."""
+        entry_id = arg
+        entry = self.core.store.get(entry_id)
+        if entry is None:
+            raise ApiError(404, "request entry not found", {"id": entry_id}, 106)
+        return json_response(entry.to_api())
+
+    async def replay(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``POST /api/requests/http {"id": ..., "tunnel_name": ...|null}`` (204)."""
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(
+                400,
+                "failed to deserialize request parameter",
+                {"err": "json: cannot unmarshal into the replay request object"},
+            )
+        entry_id = body.get("id")
+        if not isinstance(entry_id, str):
+            entry_id = "" if entry_id is None else str(entry_id)
+        tunnel_name = body.get("tunnel_name")
+        if tunnel_name is not None and not isinstance(tunnel_name, str):
+            raise ApiError(
+                400,
+                "failed to deserialize request parameter",
+                {"err": "json: tunnel_name must be a string or null"},
+            )
+        await self.core.replay(entry_id, tunnel_name or None)
+        return empty_response()
+
+    async def clear(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """``DELETE /api/requests/http`` (204)."""
+        self.core.store.clear()
+        return empty_response()
+
+
+async def _json_body(request: web.BaseRequest) -> Any:
+    raw = await request.read()
+    try:
+        return json.loads(raw.decode("utf-8") if raw else "")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(
+            400, "failed to deserialize request parameter", {"err": _json_error(exc)}
+        ) from None
+
+
+def _json_error(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at offset {exc.pos}"
+    return "request body is not UTF-8"

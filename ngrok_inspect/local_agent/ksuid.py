@@ -1,0 +1,52 @@
+"""KSUID ids as the ngrok agent hands them out (``airt_`` + 27 base62 characters).
+
+A KSUID is 20 bytes: a 4-byte big-endian timestamp (seconds since 2014-05-13, the KSUID
+epoch) followed by 16 random bytes, written as 27 base62 digits. Ids therefore sort by
+creation second; within one second their order is random, as on the real agent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+KSUID_EPOCH = 1_400_000_000
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_LENGTH = 27
+
+
+_last: list[int] = [0, 0]  # [timestamp, payload] of the previous id
+
+
+def ksuid(now: float | None = None) -> str:
+    """A new 27-character KSUID for time ``now`` (seconds since the Unix epoch).
+
+    Ids made within one second get increasing payloads, so sorting ids sorts them by
+    creation order (the real agent's ids only resolve to the second).
+    """
+    ts = int(time.time() if now is None else now) - KSUID_EPOCH
+    payload = int.from_bytes(os.urandom(16), "big")
+    if ts == _last[0] and payload <= _last[1]:
+        payload = _last[1] + 1 + (payload >> 96)
+        if payload >= 1 << 128:
+            payload = (1 << 128) - 1
+    _last[0], _last[1] = ts, payload
+    value = (ts << 128) | payload
+    digits = []
+    while value:
+        value, rem = divmod(value, 62)
+        digits.append(_ALPHABET[rem])
+    return "".join(reversed(digits)).rjust(_LENGTH, "0")
+
+
+def ksuid_time(text: str) -> int:
+    """The Unix timestamp (seconds) encoded in a KSUID (the part after any prefix)."""
+    value = 0
+    for ch in text.rsplit("_", 1)[-1]:
+        value = value * 62 + _ALPHABET.index(ch)
+    return (value >> 128) + KSUID_EPOCH
+
+
+def request_id(now: float | None = None) -> str:
+    """A captured-request id: ``airt_`` + KSUID."""
+    return "airt_" + ksuid(now)

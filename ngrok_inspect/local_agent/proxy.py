@@ -1,0 +1,514 @@
+"""The capture proxy: one aiohttp low-level server per tunnel, forwarding to the upstream.
+
+Each request is recorded as it arrives (``response`` null until the upstream answers),
+streamed to the upstream and back, and captured up to the capture limit. The wire form
+is rebuilt from aiohttp's parsed message (request line, raw headers in wire order, body
+bytes as they travelled, chunk framing) - there is no hand-written HTTP parser here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
+
+from ngrok_inspect.local_agent.ksuid import request_id
+from ngrok_inspect.local_agent.metrics import TunnelMetrics
+from ngrok_inspect.local_agent.store import Entry, Message, Store, header_map
+
+if TYPE_CHECKING:
+    from aiohttp.web_protocol import RequestHandler
+
+# RFC 9110 section 7.6.1: connection-specific fields a proxy must not forward.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+    }
+)
+SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+
+
+@dataclass
+class TunnelSpec:
+    """What to start: a named HTTP tunnel from a public listener to an upstream.
+
+    ``addr`` is the upstream (port, ``host:port`` or URL; None for a request bin that
+    answers every request ``200``); ``inspect=False`` forwards without capturing.
+    """
+
+    name: str
+    addr: str | None = None
+    inspect: bool = True
+    listen: str = "127.0.0.1:0"
+    proto: str = "http"
+
+
+@dataclass
+class RunningTunnel:
+    """A started tunnel: its ``public_url`` (send traffic here) and ``upstream`` URL."""
+
+    name: str
+    public_url: str
+    upstream: str | None
+    inspect: bool
+    proto: str = "http"
+    addr: str | None = None  # the upstream as the tunnel's config shows it
+    metrics: TunnelMetrics = field(default_factory=TunnelMetrics, repr=False)
+    server: Any = field(default=None, repr=False)
+    listener: Any = field(default=None, repr=False)
+
+    def to_api(self) -> dict[str, Any]:
+        """The agent's JSON for this tunnel."""
+        from urllib.parse import quote
+
+        return {
+            "name": self.name,
+            "uri": "/api/tunnels/" + quote(self.name, safe=""),
+            "public_url": self.public_url,
+            "proto": self.proto,
+            "config": {"addr": self.addr or "", "inspect": self.inspect},
+            "metrics": self.metrics.to_api(),
+        }
+
+
+class TunnelServer(web.Server):
+    """aiohttp's low-level server, counting connections into the tunnel's metrics."""
+
+    def __init__(self, handler: Any, metrics: TunnelMetrics, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._metrics = metrics
+        self._opened: dict[RequestHandler, int] = {}
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        """Count a new client connection."""
+        super().connection_made(handler, transport)
+        self._opened[handler] = time.monotonic_ns()
+        self._metrics.conn_opened()
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        """Record how long the connection lived."""
+        super().connection_lost(handler, exc)
+        t0 = self._opened.pop(handler, None)
+        if t0 is not None:
+            self._metrics.conn_closed(time.monotonic_ns() - t0)
+
+
+def connection_tokens(raw_headers: Any) -> set[str]:
+    """Lower-cased field names listed in ``Connection`` headers (also hop-by-hop)."""
+    tokens: set[str] = set()
+    for k, v in raw_headers:
+        if k.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in v.decode("latin-1").split(","))
+    return tokens
+
+
+def forward_headers(
+    raw_headers: Any, remote_addr: str, scheme: str, *, keep_upgrade: bool = False
+) -> CIMultiDict[str]:
+    """The request headers to send upstream: hop-by-hop removed, X-Forwarded-* added."""
+    drop = HOP_BY_HOP | connection_tokens(raw_headers)
+    if keep_upgrade:
+        drop = drop - {"upgrade", "connection"}
+    out: CIMultiDict[str] = CIMultiDict()
+    forwarded_for: list[str] = []
+    host = ""
+    for k, v in raw_headers:
+        name = k.decode("latin-1")
+        low = name.lower()
+        if low in drop:
+            continue
+        value = v.decode("latin-1")
+        if low == "x-forwarded-for":
+            forwarded_for.append(value)
+            continue
+        if low in ("x-forwarded-proto", "x-forwarded-host"):
+            continue
+        if low == "host":
+            host = value
+        out.add(name, value)
+    if remote_addr:
+        forwarded_for.append(remote_addr)
+    if forwarded_for:
+        out["X-Forwarded-For"] = ", ".join(forwarded_for)
+    out["X-Forwarded-Proto"] = scheme
+    if host:
+        out["X-Forwarded-Host"] = host
+    return out
+
+
+def request_head(method: str, uri: str, proto: str, raw_headers: Any) -> bytes:
+    """Request line and header block as on the wire (CRLF, blank line included)."""
+    lines = [f"{method} {uri} {proto}\r\n".encode("latin-1")]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in raw_headers)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def response_head(proto: str, status: int, reason: str, raw_headers: Any) -> bytes:
+    """Status line and header block as on the wire."""
+    lines = [f"{proto} {status} {reason}\r\n".encode("latin-1")]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in raw_headers)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def is_chunked(raw_headers: Any) -> bool:
+    """Whether a Transfer-Encoding header ends in ``chunked``."""
+    for k, v in raw_headers:
+        if k.lower() == b"transfer-encoding" and v.lower().rstrip().endswith(b"chunked"):
+            return True
+    return False
+
+
+def error_page(status: int, reason: str, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The agent's own error answer (502/504): headers and an HTML body."""
+    code = {502: "ERR_NGROK_8012", 504: "ERR_NGROK_3004"}.get(status, "ERR_NGROK_8012")
+    body = (
+        f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head><body>"
+        f"<h1>{status} {reason}</h1><p>{detail}</p><p>{code}</p></body></html>\n"
+    ).encode()
+    headers = [
+        (b"Content-Type", b"text/html"),
+        (b"Content-Length", str(len(body)).encode()),
+        (b"Ngrok-Error-Code", code.encode()),
+    ]
+    return headers, body
+
+
+class _ClientGone(Exception):
+    """The client went away while its request body was being read."""
+
+
+class Proxy:
+    """The shared state of all tunnels: the store, the upstream session, the callbacks."""
+
+    def __init__(
+        self,
+        store: Store,
+        session: aiohttp.ClientSession,
+        *,
+        capture_limit: int,
+        upstream_timeout: float,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.session = session
+        self.capture_limit = capture_limit
+        self.upstream_timeout = upstream_timeout
+        self.on_request = on_request
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=upstream_timeout, sock_read=upstream_timeout
+        )
+
+    def handler(self, tunnel: RunningTunnel) -> Callable[[web.BaseRequest], Any]:
+        """The aiohttp request handler of one tunnel."""
+
+        async def handle(request: web.BaseRequest) -> web.StreamResponse:
+            return await self.handle(tunnel, request)
+
+        return handle
+
+    # -- recording ---------------------------------------------------------------------
+
+    def _new_entry(
+        self,
+        tunnel: RunningTunnel,
+        remote: str,
+        method: str,
+        uri: str,
+        proto: str,
+        head: bytes,
+        headers: dict[str, list[str]],
+        chunked: bool,
+    ) -> Entry:
+        now = time.time()
+        msg = Message(head, headers, chunked=chunked)
+        entry = Entry(request_id(now), tunnel.name, remote, now, method, uri, proto, msg)
+        if tunnel.inspect:
+            self.store.add(entry)
+        return entry
+
+    def _record_response(
+        self, entry: Entry, proto: str, status: int, reason: str, raw_headers: Any
+    ) -> Message:
+        msg = Message(
+            response_head(proto, status, reason, raw_headers),
+            header_map(raw_headers, drop=("Transfer-Encoding",)),
+            chunked=is_chunked(raw_headers),
+        )
+        entry.response = msg
+        entry.status_code = status
+        entry.status_text = f"{status} {reason}".rstrip()
+        return msg
+
+    def _finish(self, tunnel: RunningTunnel, entry: Entry, t0: int) -> None:
+        entry.duration_ns = time.monotonic_ns() - t0
+        if tunnel.inspect:
+            self.store.resize(entry)
+        tunnel.metrics.request_done(entry.duration_ns)
+        if self.on_request is not None:
+            self.on_request(entry.summary())
+
+    # -- the public side -----------------------------------------------------------------
+
+    async def handle(self, tunnel: RunningTunnel, request: web.BaseRequest) -> web.StreamResponse:
+        """Capture one request, forward it, stream and capture the answer."""
+        t0 = time.monotonic_ns()
+        raw_headers = request.raw_headers
+        version = request.version
+        proto = f"HTTP/{version.major}.{version.minor}"
+        method = request.method
+        uri = request.raw_path
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        remote = str(peer[0]) if peer else ""
+        chunked = is_chunked(raw_headers)
+        entry = self._new_entry(
+            tunnel,
+            remote,
+            method,
+            uri,
+            proto,
+            request_head(method, uri, proto, raw_headers),
+            header_map(raw_headers, drop=("Transfer-Encoding",)),
+            chunked,
+        )
+        if tunnel.upstream is None:
+            return await self._bin(tunnel, entry, request, t0)
+        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
+        if upgrade:
+            from ngrok_inspect.local_agent.websocket import relay_websocket
+
+            return await relay_websocket(self, tunnel, entry, request, remote, t0)
+
+        body: AsyncIterator[bytes] | None = None
+        if request.body_exists:
+            body = self._tee(request, entry.request)
+        headers = forward_headers(raw_headers, remote, tunnel.proto)
+        url = URL(tunnel.upstream + uri, encoded=True)
+        try:
+            upstream = await self.session.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                skip_auto_headers=SKIP_AUTO_HEADERS,
+                timeout=self.timeout,
+                compress=False,
+            )
+        except _ClientGone:
+            self._finish(tunnel, entry, t0)
+            raise
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            return await self._fail(tunnel, entry, request, t0, 504, "Gateway Timeout", "no answer")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            if isinstance(exc.__cause__, _ClientGone) or isinstance(exc.__context__, _ClientGone):
+                self._finish(tunnel, entry, t0)
+                raise
+            return await self._fail(tunnel, entry, request, t0, 502, "Bad Gateway", _describe(exc))
+        if body is None:
+            entry.request.complete = True
+        try:
+            return await self._relay_response(tunnel, entry, request, upstream, t0)
+        finally:
+            upstream.release()
+
+    async def _tee(self, request: web.BaseRequest, msg: Message) -> AsyncIterator[bytes]:
+        limit = self.capture_limit
+        try:
+            async for data, end in request.content.iter_chunks():
+                msg.add_body(data, limit, end)
+                yield data
+        except (aiohttp.ClientPayloadError, ConnectionError, OSError) as exc:
+            raise _ClientGone() from exc
+        msg.complete = True
+
+    async def _relay_response(
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        request: web.BaseRequest,
+        upstream: aiohttp.ClientResponse,
+        t0: int,
+    ) -> web.StreamResponse:
+        raw = upstream.raw_headers
+        v = upstream.version
+        proto = f"HTTP/{v.major}.{v.minor}" if v else "HTTP/1.1"
+        reason = upstream.reason or ""
+        msg = self._record_response(entry, proto, upstream.status, reason, raw)
+        out = web.StreamResponse(status=upstream.status, reason=reason or None)
+        drop = HOP_BY_HOP | connection_tokens(raw)
+        for k, val in raw:
+            name = k.decode("latin-1")
+            low = name.lower()
+            if low in drop:
+                continue
+            out.headers.add(name, val.decode("latin-1"))
+        limit = self.capture_limit
+        try:
+            await out.prepare(request)
+            async for data, end in upstream.content.iter_chunks():
+                msg.add_body(data, limit, end)
+                await out.write(data)
+            msg.complete = True
+            await out.write_eof()
+        except (ConnectionError, OSError, aiohttp.ClientError, asyncio.TimeoutError):
+            # the client or the upstream went away mid-body: keep what passed
+            pass
+        finally:
+            self._finish(tunnel, entry, t0)
+        return out
+
+    async def _fail(
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        request: web.BaseRequest,
+        t0: int,
+        status: int,
+        reason: str,
+        detail: str,
+    ) -> web.StreamResponse:
+        text = f"The upstream {tunnel.upstream} of tunnel {tunnel.name!r} " + (
+            "did not answer in time." if status == 504 else f"failed: {detail}."
+        )
+        headers, body = error_page(status, reason, text)
+        msg = self._record_response(entry, "HTTP/1.1", status, reason, headers)
+        msg.add_body(body, self.capture_limit)
+        msg.complete = True
+        self._finish(tunnel, entry, t0)
+        return web.Response(
+            status=status,
+            reason=reason,
+            body=body,
+            headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
+        )
+
+    async def _bin(
+        self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int
+    ) -> web.StreamResponse:
+        limit = self.capture_limit
+        try:
+            async for data, end in request.content.iter_chunks():
+                entry.request.add_body(data, limit, end)
+        except (aiohttp.ClientPayloadError, ConnectionError, OSError):
+            self._finish(tunnel, entry, t0)
+            raise
+        entry.request.complete = True
+        body = json.dumps({"ok": True, "id": entry.id if tunnel.inspect else None}).encode()
+        headers = [
+            (b"Content-Type", b"application/json"),
+            (b"Content-Length", str(len(body)).encode()),
+        ]
+        msg = self._record_response(entry, "HTTP/1.1", 200, "OK", headers)
+        msg.add_body(body, limit)
+        msg.complete = True
+        self._finish(tunnel, entry, t0)
+        return web.Response(status=200, body=body, content_type="application/json")
+
+    # -- replay --------------------------------------------------------------------------
+
+    async def replay(self, tunnel: RunningTunnel, original: Entry) -> Entry:
+        """Send a captured request again to ``tunnel``'s upstream; record it as a new entry."""
+        t0 = time.monotonic_ns()
+        src = original.request
+        entry = self._new_entry(
+            tunnel,
+            "replayed",
+            original.method,
+            original.uri,
+            original.proto,
+            src.head,
+            src.headers,
+            src.chunk_sizes is not None,
+        )
+        entry.request.body = bytearray(src.body)
+        entry.request.chunk_sizes = list(src.chunk_sizes) if src.chunk_sizes is not None else None
+        entry.request.complete = src.complete
+        entry.request.cut = src.cut
+        if tunnel.upstream is None:
+            headers_out = [(b"Content-Type", b"application/json")]
+            body = json.dumps({"ok": True, "id": entry.id}).encode()
+            headers_out.append((b"Content-Length", str(len(body)).encode()))
+            msg = self._record_response(entry, "HTTP/1.1", 200, "OK", headers_out)
+            msg.add_body(body, self.capture_limit)
+            msg.complete = True
+            self._finish(tunnel, entry, t0)
+            return entry
+        wire = _head_headers(src.head)
+        headers = forward_headers(wire, "", tunnel.proto)
+        if "Content-Length" in headers:
+            del headers["Content-Length"]
+        data = bytes(src.body) if src.body else None
+        if data is None and src.headers.get("Content-Length"):
+            headers["Content-Length"] = "0"
+        try:
+            async with self.session.request(
+                original.method,
+                URL(tunnel.upstream + original.uri, encoded=True),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                skip_auto_headers=SKIP_AUTO_HEADERS,
+                timeout=self.timeout,
+            ) as upstream:
+                v = upstream.version
+                proto = f"HTTP/{v.major}.{v.minor}" if v else "HTTP/1.1"
+                msg = self._record_response(
+                    entry, proto, upstream.status, upstream.reason or "", upstream.raw_headers
+                )
+                async for chunk, end in upstream.content.iter_chunks():
+                    msg.add_body(chunk, self.capture_limit, end)
+                msg.complete = True
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+            self._record_error(tunnel, entry, 504, "Gateway Timeout", "no answer")
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            if entry.response is None:
+                self._record_error(tunnel, entry, 502, "Bad Gateway", _describe(exc))
+        self._finish(tunnel, entry, t0)
+        return entry
+
+    def _record_error(
+        self, tunnel: RunningTunnel, entry: Entry, status: int, reason: str, detail: str
+    ) -> None:
+        text = f"The upstream {tunnel.upstream} of tunnel {tunnel.name!r} failed: {detail}."
+        headers, body = error_page(status, reason, text)
+        msg = self._record_response(entry, "HTTP/1.1", status, reason, headers)
+        msg.add_body(body, self.capture_limit)
+        msg.complete = True
+
+
+def _head_headers(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The header fields of a head this module built (``request_head``), in order."""
+    out = []
+    for line in head.split(b"\r\n")[1:]:
+        if not line:
+            break
+        k, _, v = line.partition(b": ")
+        out.append((k, v))
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free reason for an upstream failure."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the upstream closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"unreadable answer ({exc.message})"
+    return type(exc).__name__

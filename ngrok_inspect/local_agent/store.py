@@ -1,0 +1,245 @@
+"""The capture store: entries in arrival order, bounded in bytes, oldest evicted first.
+
+Entries keep the wire form of each message as a head (start line + header block) and a
+body (bytes as they travelled, still compressed; for chunked messages the chunk sizes,
+so the chunked framing is rebuilt exactly). The API's JSON is built from them on demand.
+The store is used only from the agent's event-loop thread, so it needs no locks.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import OrderedDict
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+ENTRY_OVERHEAD = 512  # bookkeeping bytes charged per entry besides the raw messages
+
+
+def canonical_header(name: str) -> str:
+    """Go's ``CanonicalMIMEHeaderKey``: ``content-type`` -> ``Content-Type``."""
+    if not name or any(c in name for c in " \\t"):
+        return name
+    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
+
+
+def header_map(
+    raw_headers: Iterable[tuple[bytes, bytes]], *, drop: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """Canonical name -> values in wire order, keys sorted (as Go's JSON encoder writes them)."""
+    out: dict[str, list[str]] = {}
+    for k, v in raw_headers:
+        name = canonical_header(k.decode("latin-1"))
+        if name in drop:
+            continue
+        out.setdefault(name, []).append(v.decode("latin-1"))
+    return dict(sorted(out.items()))
+
+
+class Message:
+    """One captured HTTP message: head bytes, captured body, chunk framing, headers map."""
+
+    __slots__ = ("body", "chunk_sizes", "complete", "cut", "head", "headers", "open_chunk")
+
+    def __init__(
+        self, head: bytes, headers: dict[str, list[str]], *, chunked: bool = False
+    ) -> None:
+        self.head = head
+        self.headers = headers
+        self.body = bytearray()
+        self.chunk_sizes: list[int] | None = [] if chunked else None
+        self.complete = False  # the whole body passed (even if not all of it was kept)
+        self.cut = False  # the capture limit was reached
+        self.open_chunk = False
+
+    def add_body(self, data: bytes, limit: int, end_of_chunk: bool = True) -> None:
+        """Record body bytes as they passed, keeping at most ``limit`` bytes.
+
+        For chunked messages ``end_of_chunk`` says whether ``data`` ends an HTTP chunk;
+        chunk sizes are kept as sent, so the framing in ``raw`` is the original one.
+        """
+        if self.cut and not self.open_chunk:
+            return
+        if self.chunk_sizes is not None and data:
+            if self.open_chunk:
+                self.chunk_sizes[-1] += len(data)
+            else:
+                self.chunk_sizes.append(len(data))
+            self.open_chunk = not end_of_chunk
+        if not self.cut:
+            room = limit - len(self.body)
+            if len(data) > room:
+                self.cut = True
+                data = data[: max(room, 0)]
+            self.body += data
+
+    @property
+    def size(self) -> int:
+        """Bytes this message occupies in the store."""
+        return len(self.head) + len(self.body)
+
+    def raw(self) -> bytes:
+        """The message as it was on the wire (as far as it was captured)."""
+        if self.chunk_sizes is None:
+            return self.head + bytes(self.body)
+        parts = [self.head]
+        pos = 0
+        for n in self.chunk_sizes:
+            piece = bytes(self.body[pos : pos + n])
+            parts.append(b"%x\r\n" % n)
+            parts.append(piece)
+            if len(piece) < n:  # cut by the capture limit: the framing shows it
+                return b"".join(parts)
+            parts.append(b"\r\n")
+            pos += n
+        if self.complete and not self.cut:
+            parts.append(b"0\r\n\r\n")
+        return b"".join(parts)
+
+
+class Entry:
+    """One captured exchange (request, and response once the upstream answered)."""
+
+    __slots__ = (
+        "duration_ns",
+        "id",
+        "method",
+        "proto",
+        "remote_addr",
+        "request",
+        "response",
+        "size",
+        "start",
+        "status_code",
+        "status_text",
+        "tunnel_name",
+        "uri",
+    )
+
+    def __init__(
+        self,
+        entry_id: str,
+        tunnel_name: str,
+        remote_addr: str,
+        start: float,
+        method: str,
+        uri: str,
+        proto: str,
+        request: Message,
+    ) -> None:
+        self.id = entry_id
+        self.tunnel_name = tunnel_name
+        self.remote_addr = remote_addr
+        self.start = start
+        self.duration_ns = 0
+        self.method = method
+        self.uri = uri
+        self.proto = proto
+        self.request = request
+        self.response: Message | None = None
+        self.status_code = 0
+        self.status_text = ""
+        self.size = ENTRY_OVERHEAD + request.size
+
+    def to_api(self) -> dict[str, Any]:
+        """The agent's JSON for this entry (``response`` null while pending)."""
+        start = datetime.fromtimestamp(int(self.start), tz=timezone.utc)
+        data: dict[str, Any] = {
+            "uri": "/api/requests/http/" + quote(self.id, safe=""),
+            "id": self.id,
+            "tunnel_name": self.tunnel_name,
+            "remote_addr": self.remote_addr,
+            "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration": self.duration_ns,
+            "request": {
+                "method": self.method,
+                "proto": self.proto,
+                "headers": self.request.headers,
+                "uri": self.uri,
+                "raw": base64.b64encode(self.request.raw()).decode("ascii"),
+            },
+            "response": None,
+        }
+        if self.response is not None:
+            data["response"] = {
+                "status": self.status_text,
+                "status_code": self.status_code,
+                "proto": self.proto_of_response(),
+                "headers": self.response.headers,
+                "raw": base64.b64encode(self.response.raw()).decode("ascii"),
+            }
+        return data
+
+    def proto_of_response(self) -> str:
+        """The response's protocol, from its status line."""
+        assert self.response is not None
+        return self.response.head.split(b" ", 1)[0].decode("latin-1")
+
+    def summary(self) -> dict[str, Any]:
+        """A small dict for console lines and ``on_request`` callbacks (no headers, no bodies)."""
+        return {
+            "id": self.id,
+            "tunnel_name": self.tunnel_name,
+            "remote_addr": self.remote_addr,
+            "start": self.start,
+            "method": self.method,
+            "uri": self.uri,
+            "status": self.status_text or None,
+            "status_code": self.status_code or None,
+            "duration": self.duration_ns,
+        }
+
+
+class Store:
+    """Captured entries in arrival order, at most ``max_bytes`` in total."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.total = 0
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, entry: Entry) -> None:
+        """Insert a new (possibly pending) entry; evict the oldest if over budget."""
+        self._entries[entry.id] = entry
+        self.total += entry.size
+        self._evict()
+
+    def resize(self, entry: Entry) -> None:
+        """Re-account an entry whose messages grew (response or body arrived)."""
+        new = ENTRY_OVERHEAD + entry.request.size + (entry.response.size if entry.response else 0)
+        if entry.id in self._entries:
+            self.total += new - entry.size
+        entry.size = new
+        self._evict()
+
+    def _evict(self) -> None:
+        while self.total > self.max_bytes and len(self._entries) > 1:
+            _, old = self._entries.popitem(last=False)
+            self.total -= old.size
+
+    def get(self, entry_id: str) -> Entry | None:
+        """The entry with this id, or None."""
+        return self._entries.get(entry_id)
+
+    def newest_first(self, limit: int, tunnel_substring: str | None = None) -> list[Entry]:
+        """Up to ``limit`` entries, newest first, whose tunnel name contains the substring."""
+        out: list[Entry] = []
+        if limit <= 0:
+            return out
+        for entry in reversed(self._entries.values()):
+            if tunnel_substring and tunnel_substring not in entry.tunnel_name:
+                continue
+            out.append(entry)
+            if len(out) >= limit:
+                break
+        return out
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
+        self.total = 0
