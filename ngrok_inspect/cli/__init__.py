@@ -1,33 +1,196 @@
-"""The ``ngrok-inspect`` command line: the one error boundary and the entry point."""
+"""The ``ngrok-inspect`` command line: the one error boundary and the entry point.
+
+:func:`run` parses and runs one command line and returns the exit code; every exception
+becomes a short message on stderr there:
+
+- :class:`~ngrok_inspect.errors.NgrokInspectError` → ``Error: <cause>`` and the hint, with
+  the error's exit code (2 usage/config, 3 unreachable, 4 not found, 5 agent error, 6
+  condition not met);
+- a bad flag or argument (click's usage errors) → usage line and message, exit 2;
+- Ctrl-C → ``Interrupted``, exit 130;
+- a closed pipe on stdout (``… | head -1``) → silence, exit 0;
+- anything else → ``Error: unexpected <Type> (a bug)`` and a hint to rerun with
+  ``--debug``, exit 1. The exception's text is not printed: it could quote captured
+  traffic.
+
+With ``--debug`` the traceback is shown instead. Global options may be given after the
+subcommand too (``ngrok-inspect requests list --api-url 4041``): :func:`hoist_global_options`
+moves them in front of it.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
+from typing import TYPE_CHECKING
 
 from ngrok_inspect.errors import ExitCode, NgrokInspectError
 
+if TYPE_CHECKING:
+    from typer._click import Command
+
+__all__ = ["GLOBAL_OPTIONS", "hoist_global_options", "main", "run"]
+
+#: Global options, and whether each takes a value.
+GLOBAL_OPTIONS: dict[str, bool] = {
+    "--api-url": True,
+    "--config": True,
+    "--timeout": True,
+    "--no-color": False,
+    "--debug": False,
+}
+
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; never lets a traceback out unless ``--debug`` was given."""
+    """Entry point of the ``ngrok-inspect`` script: run and exit with the exit code."""
+    code = run(sys.argv[1:] if argv is None else argv)
+    sys.exit(code)
+
+
+def run(args: list[str]) -> int:
+    """Run one command line; return its exit code (the one error boundary)."""
+    import typer.main
+    from typer._click.exceptions import ClickException, UsageError
+    from typer.exceptions import Abort, Exit
+
     from ngrok_inspect.cli import commands  # noqa: F401  (registers the commands)
     from ngrok_inspect.cli.app import app, reset_state, state
 
     reset_state()
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    group = typer.main.get_command(app)
+    args = hoist_global_options(group, list(args))
+    debug = "--debug" in args[: _first_positional(args)]
     try:
-        app(args=args, prog_name="ngrok-inspect", standalone_mode=True)
+        try:
+            result = group.main(args=args, prog_name="ngrok-inspect", standalone_mode=False)
+        finally:
+            _flush_stdout()
+    except Exit as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            sys.stderr.write("\nInterrupted\n")
+        return int(exc.exit_code)
+    except Abort:
+        sys.stderr.write("\nInterrupted\n")
+        return ExitCode.INTERRUPTED
+    except ClickException as exc:
+        exc.show(file=sys.stderr)
+        return ExitCode.USAGE if isinstance(exc, UsageError) else int(exc.exit_code)
     except NgrokInspectError as exc:
         if debug or state().debug:
-            raise
-        _fail(exc.message, exc.hint, exc.exit_code)
+            traceback.print_exc(file=sys.stderr)
+        return _fail(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted\n")
-        raise SystemExit(ExitCode.INTERRUPTED) from None
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.OK
+    except Exception as exc:
+        if debug or state().debug:
+            traceback.print_exc(file=sys.stderr)
+        return _fail(
+            f"unexpected {type(exc).__name__}{_where(exc)} (a bug in ngrok-inspect)",
+            "Rerun with --debug for the traceback, and please report it",
+            ExitCode.FAILURE,
+        )
+    return int(result) if isinstance(result, int) else ExitCode.OK
 
 
-def _fail(message: str, hint: str | None, code: int) -> None:
+def _fail(message: str, hint: str | None, code: int) -> int:
     sys.stderr.write(f"Error: {message}\n")
     if hint:
         sys.stderr.write(f"{hint}\n")
-    raise SystemExit(code)
+    return int(code)
+
+
+def _where(exc: BaseException) -> str:
+    """`` at module.py:123`` — the innermost frame inside the package, if any."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        norm = frame.filename.replace(os.sep, "/")
+        if "/ngrok_inspect/" in norm:
+            rel = norm.rsplit("/ngrok_inspect/", 1)[1]
+            return f" at ngrok_inspect/{rel}:{frame.lineno}"
+    return ""
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _first_positional(args: list[str]) -> int:
+    """Index of the first token that is not a global option (or its value)."""
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        name = tok.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            i += 2 if GLOBAL_OPTIONS[name] and "=" not in tok else 1
+        elif tok.startswith("-") and tok != "-":
+            i += 1
+        else:
+            return i
+    return len(args)
+
+
+def hoist_global_options(group: Command, args: list[str]) -> list[str]:
+    """Move global options given after the subcommand in front of it.
+
+    ``requests list --api-url 4041 --json`` becomes ``--api-url 4041 requests list
+    --json``. An option the subcommand defines itself (``wait --timeout 30s``) stays
+    where it is, as do option values and everything after ``--``.
+    """
+    from typer._click import Context
+    from typer.core import TyperGroup, TyperOption
+
+    start = _first_positional(args)
+    cmd: Command = group
+    i = start
+    ctx = Context(group, resilient_parsing=True)
+    while isinstance(cmd, TyperGroup) and i < len(args):
+        sub = cmd.get_command(ctx, args[i])
+        if sub is None:
+            return args
+        cmd = sub
+        i += 1
+    if cmd is group:
+        return args
+    own: dict[str, bool] = {}
+    for param in cmd.params:
+        if isinstance(param, TyperOption):
+            takes_value = not param.is_flag and not param.count
+            for opt in [*param.opts, *param.secondary_opts]:
+                own[opt] = takes_value
+    hoisted: list[str] = []
+    rest: list[str] = args[start:i]
+    while i < len(args):
+        tok = args[i]
+        if tok == "--":
+            rest.extend(args[i:])
+            break
+        name = tok.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS and name not in own:
+            width = 2 if GLOBAL_OPTIONS[name] and "=" not in tok else 1
+            hoisted.extend(args[i : i + width])
+            i += width
+            continue
+        width = 2 if own.get(name) and "=" not in tok else 1
+        rest.extend(args[i : i + width])
+        i += width
+    return [*args[:start], *hoisted, *rest]

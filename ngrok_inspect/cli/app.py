@@ -6,6 +6,7 @@ Command modules (``cli/cmd_*.py``) import :data:`app` (or create a sub-app regis
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -120,10 +121,10 @@ def root(
         ),
     ] = False,
 ) -> None:
-    """Global options: they go before the command (ngrok-inspect --api-url 4041 status)."""
+    """Global options: before or after the command (ngrok-inspect status --api-url 4041)."""
     st = state()
     st.api_url = api_url
     st.config = config
     st.timeout = timeout
-    st.no_color = no_color
+    st.no_color = no_color or bool(os.environ.get("NO_COLOR"))
     st.debug = debug

@@ -1,0 +1,57 @@
+"""``ngrok-inspect clear``: delete the agent's request history."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.options import JsonOpt
+from ngrok_inspect.errors import UsageError
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+@app.command(
+    "clear",
+    epilog="Examples:\n\n  ngrok-inspect clear\n\n  ngrok-inspect clear --yes   # in scripts",
+)
+def clear_command(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete every captured request the agent holds, and say how many were dropped.
+
+    Asks first on a terminal; without a terminal it needs --yes (exit 2 otherwise)."""
+    from ngrok_inspect.render import output
+
+    st = state()
+    url = st.settings.api_url
+    if not yes and not _stdin_is_terminal():
+        raise UsageError(
+            "refusing to clear the agent's history without confirmation (no terminal)",
+            hint="Pass --yes to clear without asking",
+        )
+    with st.client() as client:
+        count = len(client.list_requests_raw(limit=1_000_000))
+        if (
+            not yes
+            and count
+            and not typer.confirm(
+                f"Delete {count} captured request{'s' if count != 1 else ''} from {url}?",
+                err=True,
+            )
+        ):
+            output.notice("Nothing deleted")
+            return
+        client.delete_requests()
+    if as_json:
+        output.write(output.dumps({"api_url": url, "deleted": count}))
+    output.notice(f"Deleted {count} captured request{'s' if count != 1 else ''} from {url}")

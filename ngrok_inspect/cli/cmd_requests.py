@@ -1,0 +1,195 @@
+"""``ngrok-inspect requests list`` and ``requests show``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import state
+from ngrok_inspect.cli.options import (
+    BodyContainsOpt,
+    ErrorsOpt,
+    HeaderOpt,
+    JsonOpt,
+    LimitOpt,
+    MethodOpt,
+    PathOpt,
+    SinceOpt,
+    StatusOpt,
+    TunnelOpt,
+    WhereOpt,
+    build_filter,
+)
+from ngrok_inspect.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.filters import RequestFilter
+    from ngrok_inspect.models import CapturedRequest
+
+EVERYTHING = 1_000_000
+
+requests_app = typer.Typer(
+    name="requests",
+    help="List and show the requests the agent captured.",
+    no_args_is_help=True,
+)
+
+
+def fetch_requests(
+    client: AgentClient, flt: RequestFilter, limit: int | None
+) -> list[CapturedRequest]:
+    """The newest ``limit`` captures matching ``flt`` (everything held when None).
+
+    Without a filter the agent is asked for ``limit`` entries only; with one, everything
+    it holds is fetched and filtered here (the agent matches tunnel names by substring).
+    """
+    only_tunnel = flt.is_empty
+    if only_tunnel:
+        return client.list_requests(limit=limit or EVERYTHING)
+    reqs = flt.apply(client.list_requests(limit=EVERYTHING, tunnel_name=flt.agent_tunnel_param()))
+    return reqs if limit is None else reqs[:limit]
+
+
+@requests_app.command(
+    "list",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect requests list --tunnel web --errors\n\n"
+    "  ngrok-inspect requests list --status 4xx,5xx --since 10m --json | jq -r '.[].uri'\n\n"
+    "  ngrok-inspect requests list -q --method POST | xargs -n1 ngrok-inspect replay\n\n"
+    "  ngrok-inspect requests list -f --path '/webhook*'",
+)
+def list_command(
+    tunnel: TunnelOpt = None,
+    method: MethodOpt = None,
+    status: StatusOpt = None,
+    path: PathOpt = None,
+    since: SinceOpt = None,
+    errors: ErrorsOpt = False,
+    header: HeaderOpt = None,
+    body_contains: BodyContainsOpt = None,
+    where: WhereOpt = None,
+    limit: LimitOpt = 50,
+    as_json: JsonOpt = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print ids only, one per line (for xargs).")
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep running; print requests as they complete."),
+    ] = False,
+    count: Annotated[
+        int | None,
+        typer.Option("--count", min=1, metavar="N", help="With --follow: stop after N requests."),
+    ] = None,
+) -> None:
+    """Captured requests, newest first (id, time, tunnel, method, path, status, ms, size,
+    client). An empty result is reported on stderr and exits 0."""
+    from ngrok_inspect.render import output
+
+    flt = build_filter(
+        tunnel=tunnel, method=method, status=status, path=path, since=since, errors=errors,
+        header=header, body_contains=body_contains, where=where,
+    )  # fmt: skip
+    st = state()
+    if count is not None and not follow:
+        raise UsageError("--count needs --follow", hint="Use --limit N to list N requests")
+    if follow:
+        from ngrok_inspect.cli.cmd_follow import run_follow
+
+        with st.client() as client:
+            run_follow(
+                client, flt, as_json=as_json, count=count, timeout=None, no_color=st.no_color
+            )
+        return
+    with st.client() as client:
+        reqs = fetch_requests(client, flt, limit)
+    if as_json:
+        records = [r.to_dict() for r in reqs]
+        output.write(output.dumps(records, indent=2 if output.is_terminal() else None))
+    elif not reqs:
+        output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
+    elif quiet:
+        output.write("".join(r.id + "\n" for r in reqs))
+    elif output.is_terminal():
+        from ngrok_inspect.render.requests import list_renderable
+
+        console = output.make_console(no_color=st.no_color)
+        table = list_renderable(reqs, width=console.width)
+        console.print(table, crop=True, no_wrap=True, overflow="ellipsis")
+    else:
+        from ngrok_inspect.render.requests import list_plain
+
+        output.write(list_plain(reqs))
+
+
+@requests_app.command(
+    "show",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect requests show last\n\n"
+    "  ngrok-inspect requests show airt_3Mk9 --body request | jq .event\n\n"
+    "  ngrok-inspect requests show last --raw > exchange.http",
+)
+def show_command(
+    request_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="A full id, a unique prefix of one, or 'last'."),
+    ],
+    raw: Annotated[
+        bool, typer.Option("--raw", help="The exact bytes of request and response.")
+    ] = False,
+    body: Annotated[
+        str | None,
+        typer.Option(
+            "--body",
+            metavar="request|response",
+            help="Only this decoded body, byte-exact (for | jq or > file).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One request in detail: summary, request headers and body, response headers and
+    body (JSON pretty-printed, forms as a table, binary as a hex preview)."""
+    from ngrok_inspect.render import output
+
+    if sum([raw, body is not None, as_json]) > 1:
+        raise UsageError("--raw, --body and --json exclude each other", hint="Give one of them")
+    if body is not None and body not in ("request", "response"):
+        raise UsageError(f"--body must be 'request' or 'response', not {body!r}")
+    st = state()
+    with st.client() as client:
+        req = client.get_request(client.resolve_id(request_id))
+        public_urls = {} if (raw or body or as_json) else _public_urls(client)
+    if as_json:
+        output.write(output.dumps(req.to_dict()))
+    elif raw:
+        from ngrok_inspect.render.requests import raw_exchange
+
+        output.write_bytes(raw_exchange(req))
+    elif body is not None:
+        msg = req.request if body == "request" else req.response
+        if msg is None:
+            raise NotFoundError(
+                f"request {req.id} has no response yet",
+                hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
+            )
+        output.write_bytes(msg.body.data)
+    elif output.is_terminal():
+        from ngrok_inspect.render.requests import detail_renderable
+
+        output.make_console(no_color=st.no_color).print(detail_renderable(req, public_urls))
+    else:
+        from ngrok_inspect.render.requests import detail_plain
+
+        output.write(detail_plain(req, public_urls))
+
+
+def _public_urls(client: AgentClient) -> dict[str, str]:
+    """Tunnel name -> public URL, or {} when the agent cannot say (not worth failing for)."""
+    from ngrok_inspect.errors import NgrokInspectError
+
+    try:
+        return {t.name: t.public_url for t in client.tunnels()}
+    except NgrokInspectError:
+        return {}

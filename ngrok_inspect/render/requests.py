@@ -1,0 +1,230 @@
+"""Views of captured requests: the list (table or plain lines) and the detail view.
+
+``*_plain`` functions return text for pipes (no colour, no rich); ``*_renderable``
+functions return rich renderables for terminals (rich imported lazily).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ngrok_inspect.render.text import (
+    Block,
+    body_blocks,
+    body_summary,
+    choose_columns,
+    duration_text,
+    fit_cell,
+    fit_widths,
+    full_url,
+    human_size,
+    response_size,
+    status_text,
+    time_text,
+)
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ngrok_inspect.models import CapturedRequest, HttpMessage
+
+LIST_COLUMNS = ("ID", "TIME", "TUNNEL", "METHOD", "PATH", "STATUS", "MS", "SIZE", "CLIENT")
+
+
+def status_style(code: int | None) -> str:
+    """Colour of a status by class: 2xx green, 3xx cyan, 4xx yellow, 5xx red."""
+    if code is None:
+        return "magenta"
+    if code >= 500:
+        return "bold red"
+    if code >= 400:
+        return "yellow"
+    if code >= 300:
+        return "cyan"
+    return "green"
+
+
+def _row(req: CapturedRequest) -> list[str]:
+    return [
+        req.id,
+        time_text(req.start),
+        req.tunnel_name,
+        req.method,
+        req.request.uri,
+        status_text(req),
+        "-" if req.pending else duration_text(req.duration_ms),
+        human_size(response_size(req)),
+        req.remote_addr,
+    ]
+
+
+def list_plain(reqs: list[CapturedRequest]) -> str:
+    """One tab-separated line per request (id, ISO start, tunnel, method, uri, status,
+    ms, response bytes, client), no header: ready for ``cut``/``awk``."""
+    lines = []
+    for r in reqs:
+        size = response_size(r)
+        lines.append(
+            "\t".join(
+                [
+                    r.id,
+                    r.start.isoformat(),
+                    r.tunnel_name,
+                    r.method,
+                    r.request.uri,
+                    status_text(r),
+                    "-" if r.pending else f"{r.duration_ms:.3f}",
+                    "-" if size is None else str(size),
+                    r.remote_addr,
+                ]
+            )
+        )
+    return "".join(line + "\n" for line in lines)
+
+
+def list_renderable(reqs: list[CapturedRequest], *, width: int = 120) -> RenderableType:
+    """A table for terminals ``width`` wide: status coloured by class; only the path
+    column gives way (with an ellipsis) when the terminal is narrow."""
+    from rich.text import Text
+
+    all_rows = [_row(r) for r in reqs]
+    names = list(LIST_COLUMNS)
+    natural = [max([len(n), *(len(row[i]) for row in all_rows)]) for i, n in enumerate(names)]
+    keep = choose_columns(names, natural, "PATH", width, ["CLIENT", "TUNNEL", "SIZE", "TIME"])
+    names = [names[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in all_rows]
+    widths = fit_widths([natural[i] for i in keep], names.index("PATH"), width)
+    right = [name in ("MS", "SIZE") for name in names]
+    out = Text(no_wrap=True, overflow="ellipsis")
+    head = "  ".join(fit_cell(n, w, right=r) for n, w, r in zip(names, widths, right, strict=True))
+    out.append(head.rstrip() + "\n", style="bold")
+    for req, row in zip(reqs, rows, strict=True):
+        for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
+            if i:
+                out.append("  ")
+            name = names[i]
+            style = status_style(req.status_code) if name == "STATUS" else ""
+            style = "dim" if name in ("ID", "CLIENT", "TIME") else style
+            out.append(fit_cell(cell, w, right=right[i]), style=style)
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def _summary_rows(
+    req: CapturedRequest, public_urls: dict[str, str] | None
+) -> list[tuple[str, str]]:
+    resp = req.response
+    status = "pending (no response yet)" if resp is None else resp.status
+    rows = [
+        ("Request", f"{req.method} {full_url(req, public_urls)}"),
+        ("Status", status),
+        ("Duration", "-" if req.pending else f"{duration_text(req.duration_ms)} ms"),
+        ("Time", time_text(req.start, full=True)),
+        ("Tunnel", req.tunnel_name),
+        ("Client", req.remote_addr),
+        ("Id", req.id),
+    ]
+    return rows
+
+
+def _block_plain(block: Block) -> str:
+    if block.kind == "table":
+        width = max((len(k) for k, _ in block.rows), default=0)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in block.rows)
+    if block.kind == "heading":
+        return f"-- {block.text}"
+    return block.text
+
+
+def _message_plain(title: str, msg: HttpMessage) -> list[str]:
+    out = [f"== {title}: {msg.start_line}", ""]
+    out.extend(f"{k}: {v}" for k, v in msg.header_lines)
+    out += ["", f"-- body: {body_summary(msg.body)}"]
+    out.extend(_block_plain(b) for b in body_blocks(msg.body))
+    out.append("")
+    return out
+
+
+def detail_plain(req: CapturedRequest, public_urls: dict[str, str] | None = None) -> str:
+    """The detail view as plain text: summary, request, response."""
+    rows = _summary_rows(req, public_urls)
+    width = max(len(k) for k, _ in rows)
+    out = [f"{k + ':':<{width + 1}} {v}" for k, v in rows]
+    out.append("")
+    out.extend(_message_plain("Request", req.request))
+    if req.response is not None:
+        out.extend(_message_plain("Response", req.response))
+    else:
+        out += ["== Response: none yet (pending)", ""]
+    return "\n".join(out)
+
+
+def _block_renderable(block: Block) -> RenderableType:
+    from rich.syntax import Syntax
+    from rich.table import Table
+    from rich.text import Text
+
+    if block.kind == "code" and block.lexer:
+        return Syntax(
+            block.text, block.lexer, theme="ansi_dark", word_wrap=True, background_color="default"
+        )
+    if block.kind == "table":
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        table.add_column("field", style="cyan")
+        table.add_column("value")
+        for k, v in block.rows:
+            table.add_row(k, v)
+        return table
+    if block.kind == "note":
+        return Text(block.text, style="italic yellow" if "truncated" in block.text else "dim")
+    if block.kind == "heading":
+        return Text(f"— {block.text}", style="bold")
+    return Text(block.text)
+
+
+def _message_renderable(title: str, msg: HttpMessage) -> list[RenderableType]:
+    from rich.rule import Rule
+    from rich.text import Text
+
+    parts: list[RenderableType] = [Rule(f"[bold]{title}[/] {msg.start_line}", align="left")]
+    headers = Text()
+    for k, v in msg.header_lines:
+        headers.append(k, style="cyan")
+        headers.append(f": {v}\n")
+    parts.append(headers)
+    parts.append(Text(f"body · {body_summary(msg.body)}", style="bold dim"))
+    parts.extend(_block_renderable(b) for b in body_blocks(msg.body))
+    parts.append(Text(""))
+    return parts
+
+
+def detail_renderable(
+    req: CapturedRequest, public_urls: dict[str, str] | None = None
+) -> RenderableType:
+    """The detail view for terminals: summary grid, then request and response sections."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for k, v in _summary_rows(req, public_urls):
+        style = status_style(req.status_code) if k == "Status" else ""
+        grid.add_row(k, Text(v, style=style))
+    parts: list[RenderableType] = [grid, Text("")]
+    parts.extend(_message_renderable("Request", req.request))
+    if req.response is not None:
+        parts.extend(_message_renderable("Response", req.response))
+    else:
+        parts.append(Text("Response: none yet (pending)", style="magenta"))
+    return Group(*parts)
+
+
+def raw_exchange(req: CapturedRequest) -> bytes:
+    """The exact bytes of the request and then the response, as captured."""
+    out = req.request.raw
+    if req.response is not None:
+        out += req.response.raw
+    return out

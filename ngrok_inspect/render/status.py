@@ -1,0 +1,97 @@
+"""Views of the agent's status and tunnels (``ngrok-inspect status``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ngrok_inspect.render.text import choose_columns, duration_text, fit_cell, fit_widths
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ngrok_inspect.models import AgentStatus, Tunnel
+
+TUNNEL_COLUMNS = ("NAME", "PUBLIC URL", "UPSTREAM", "PROTO", "INSPECT", "REQUESTS", "P50", "P99")
+
+
+def status_dict(api_url: str, status: AgentStatus, tunnels: list[Tunnel]) -> dict[str, Any]:
+    """The ``status --json`` document."""
+    return {
+        "api_url": api_url,
+        "status": status.status,
+        "agent_version": status.agent_version,
+        "tunnels": [t.to_dict() for t in tunnels],
+    }
+
+
+def _tunnel_row(t: Tunnel) -> list[str]:
+    m = t.metrics_http
+    return [
+        t.name,
+        t.public_url,
+        t.addr or "-",
+        t.proto,
+        "on" if t.inspect else "off",
+        str(m.count),
+        duration_text(m.p50_ms),
+        duration_text(m.p99_ms),
+    ]
+
+
+def _head(api_url: str, status: AgentStatus) -> list[tuple[str, str]]:
+    return [
+        ("Agent", api_url),
+        ("Status", status.status),
+        ("Version", status.agent_version or "unknown (2.x agent)"),
+    ]
+
+
+def status_plain(api_url: str, status: AgentStatus, tunnels: list[Tunnel]) -> str:
+    """Plain text: three key lines, then one tab-separated line per tunnel under a header."""
+    lines = [f"{k + ':':<9}{v}" for k, v in _head(api_url, status)]
+    lines.append("")
+    if tunnels:
+        lines.append("\t".join(TUNNEL_COLUMNS))
+        lines.extend("\t".join(_tunnel_row(t)) for t in tunnels)
+    else:
+        lines.append("no tunnels")
+    return "\n".join(lines) + "\n"
+
+
+def status_renderable(
+    api_url: str, status: AgentStatus, tunnels: list[Tunnel], *, width: int = 120
+) -> RenderableType:
+    """Key/value grid and a tunnels table (p50/p99 in ms)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for k, v in _head(api_url, status):
+        style = ("green" if v == "online" else "yellow") if k == "Status" else ""
+        grid.add_row(k, Text(v, style=style))
+    if not tunnels:
+        return Group(grid, Text(""), Text("no tunnels", style="dim"))
+    all_rows = [_tunnel_row(t) for t in tunnels]
+    all_titles = [n + (" ms" if n in ("P50", "P99") else "") for n in TUNNEL_COLUMNS]
+    natural = [max([len(t), *(len(r[i]) for r in all_rows)]) for i, t in enumerate(all_titles)]
+    keep = choose_columns(
+        list(TUNNEL_COLUMNS), natural, "UPSTREAM", width, ["INSPECT", "PROTO", "P50"]
+    )
+    names = [TUNNEL_COLUMNS[i] for i in keep]
+    titles = [all_titles[i] for i in keep]
+    rows = [[r[i] for i in keep] for r in all_rows]
+    widths = fit_widths([natural[i] for i in keep], names.index("UPSTREAM"), width)
+    right = [n in ("REQUESTS", "P50", "P99") for n in names]
+    table = Text(no_wrap=True, overflow="ellipsis")
+    cols = list(zip(titles, widths, right, strict=True))
+    table.append(
+        "  ".join(fit_cell(t, w, right=r) for t, w, r in cols).rstrip() + "\n", style="bold"
+    )
+    for row in rows:
+        line = "  ".join(fit_cell(c, w, right=r) for c, (_, w, r) in zip(row, cols, strict=True))
+        table.append(line.rstrip() + "\n")
+    table.rstrip()
+    return Group(grid, Text(""), table)
