@@ -6,6 +6,7 @@ One import line per command module. Modules must stay cheap to import: heavy lib
 
 from __future__ import annotations
 
+from ngrok_inspect.cli import cmd_agent as cmd_agent
 from ngrok_inspect.cli import cmd_clear as cmd_clear
 from ngrok_inspect.cli import cmd_completions as cmd_completions
 from ngrok_inspect.cli import cmd_monitor as cmd_monitor

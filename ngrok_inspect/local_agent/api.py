@@ -100,21 +100,29 @@ class AgentApi:
         self.core = core
         self.own_hosts: set[str] = set()
 
-    def _allowed(self, host: str) -> bool:
-        return host in LOCAL_HOSTS or host.endswith(".localhost") or host in self.own_hosts
+    def _allowed(self, host: str, local_ip: str = "") -> bool:
+        host = host.strip("[]") if host.startswith("[") else host
+        return (
+            host in LOCAL_HOSTS
+            or host.endswith(".localhost")
+            or host in self.own_hosts
+            or (bool(local_ip) and host == local_ip.lower())
+        )
 
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Answer one API call (errors in the agent's JSON shape)."""
         try:
+            sock = request.transport.get_extra_info("sockname") if request.transport else None
+            local_ip = str(sock[0]) if sock else ""
             host = request.headers.get("Host")
-            if host is not None and not self._allowed(host_of(host)):
+            if host is not None and not self._allowed(host_of(host), local_ip):
                 raise ApiError(
                     403,
                     "forbidden: the Host header does not name this agent",
                     {"host": host_of(host)},
                 )
             origin = request.headers.get("Origin")
-            if origin is not None and not self._allowed(host_of(origin)):
+            if origin is not None and not self._allowed(host_of(origin), local_ip):
                 raise ApiError(403, "forbidden: cross-origin request", {"origin": host_of(origin)})
             return await self._route(request)
         except ApiError as err:

@@ -165,7 +165,7 @@ class AgentCore:
                 hint="Stop the other agent, or pass --web-addr with a free port",
             )
         sock = self._api_listener.sockets[0].getsockname()
-        self.api.own_hosts.add(_url_host(host).lower())
+        self.api.own_hosts.add(host.strip("[]").lower())
         self.api_url = f"http://{_url_host(host)}:{sock[1]}"
         return self.api_url
 

@@ -1,0 +1,179 @@
+"""``ngrok-inspect agent [UPSTREAM]``: a local capture agent serving the ngrok agent API.
+
+aiohttp and the local agent are imported inside the command, so other commands never
+load them.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.errors import UsageError
+
+if TYPE_CHECKING:
+    from ngrok_inspect.local_agent import LocalAgent
+
+DEFAULT_WEB_ADDR = "127.0.0.1:4040"
+WEB_ADDR_TRIES = 10  # 4040 ... 4049, as ngrok does
+
+
+@app.command("agent")
+def agent_command(
+    upstream: Annotated[
+        str | None,
+        typer.Argument(
+            help="Where to forward: a port (8000), host:port or URL. Omit for a request bin "
+            "that answers every request 200.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="Tunnel name.")] = "command_line",
+    listen: Annotated[
+        str, typer.Option("--listen", help="Public side HOST:PORT (port 0: any free port).")
+    ] = "127.0.0.1:0",
+    web_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--web-addr",
+            help="Agent API HOST:PORT. Default 127.0.0.1:4040, then 4041…4049 when taken.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            help="ngrok.yml file(s) whose HTTP tunnels to start (comma-separated, later wins).",
+            show_default=False,
+        ),
+    ] = None,
+    capture_limit: Annotated[
+        str, typer.Option("--capture-limit", help="Bytes of each body to keep (e.g. 10MiB).")
+    ] = "10MiB",
+    inspect_db_size: Annotated[
+        str | None,
+        typer.Option(
+            "--inspect-db-size",
+            help="Bytes of traffic to keep; the oldest is evicted first. [default: 50MB]",
+            show_default=False,
+        ),
+    ] = None,
+    upstream_timeout: Annotated[
+        float,
+        typer.Option(
+            "--upstream-timeout", help="Seconds to wait for the upstream before 504.", min=0.01
+        ),
+    ] = 60.0,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not print a line per request.")
+    ] = False,
+) -> None:
+    """Capture traffic to a local service and serve the ngrok agent API (like 'ngrok http').
+
+    Every other command works against it: ngrok-inspect --api-url 4040 requests list.
+    """
+    from ngrok_inspect.local_agent import LocalAgent
+    from ngrok_inspect.local_agent.config import load_agent_config, parse_size
+
+    config = config or state().config
+    specs = None
+    db_size = parse_size(inspect_db_size) if inspect_db_size is not None else None
+    addr = web_addr
+    if config:
+        cfg = load_agent_config([Path(p.strip()) for p in config.split(",") if p.strip()])
+        for skipped in cfg.skipped:
+            _note(f"Skipping tunnel {skipped}: the local agent serves HTTP tunnels only")
+        if not cfg.tunnels:
+            raise UsageError(
+                f"no HTTP tunnels in {config}",
+                hint="Define tunnels (version 2) or endpoints (version 3) with an upstream",
+            )
+        specs = cfg.tunnels
+        addr = addr or cfg.web_addr
+        db_size = db_size if db_size is not None else cfg.inspect_db_size
+    printer = None if quiet else _RequestLine(multi=bool(specs and len(specs) > 1))
+    agent = LocalAgent(
+        upstream,
+        name=name,
+        listen=listen,
+        web_addr=addr or DEFAULT_WEB_ADDR,
+        web_addr_tries=WEB_ADDR_TRIES if addr is None else 1,
+        tunnels=specs,
+        capture_limit=parse_size(capture_limit),
+        inspect_db_size=db_size if db_size is not None else 50 * 1000**2,
+        upstream_timeout=upstream_timeout,
+        on_request=printer,
+    )
+    _run_until_signal(agent, wanted=addr or DEFAULT_WEB_ADDR)
+
+
+class _RequestLine:
+    """Prints one line per finished exchange on stdout, like ngrok's console."""
+
+    def __init__(self, *, multi: bool) -> None:
+        self.multi = multi
+
+    def __call__(self, summary: dict[str, Any]) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(summary["start"]))
+        status = summary["status"] or "(no answer)"
+        tunnel = f"{summary['tunnel_name']}  " if self.multi else ""
+        ms = summary["duration"] / 1e6
+        line = f"{stamp}  {tunnel}{summary['method']:<7} {summary['uri']}  {status}  {ms:.1f} ms"
+        try:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _run_until_signal(agent: LocalAgent, *, wanted: str) -> None:
+    """Start the agent, print where it listens, serve until Ctrl-C or SIGTERM (exit 0)."""
+    import signal
+    import threading
+
+    from ngrok_inspect import __version__
+    from ngrok_inspect.local_agent.server import is_loopback, parse_hostport
+
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        agent.start()
+        _note(f"ngrok-inspect agent {__version__}: capturing locally (no ngrok account needed)")
+        width = max(len(t.name) for t in agent.tunnels)
+        for t in agent.tunnels:
+            target = t.addr or "request bin (answers 200)"
+            capture = "" if t.inspect else "  (inspect: false, not captured)"
+            _note(f"Tunnel  {t.name:<{width}}  {t.public_url} -> {target}{capture}")
+        _note(f"API     {agent.api_url}/api")
+        wanted_port = parse_hostport(wanted)[1]
+        if wanted_port and not agent.api_url.endswith(f":{wanted_port}"):
+            _note(f"Note: port {wanted_port} was taken; the API is on {agent.api_url}")
+        for host in {parse_hostport(u)[0].strip("[]") for u in [agent.api_url]} | {
+            parse_hostport(t.public_url)[0].strip("[]") for t in agent.tunnels
+        }:
+            if not is_loopback(host):
+                _note(
+                    f"Warning: listening on {host}: other machines can reach the captured "
+                    "traffic; use 127.0.0.1 unless you mean it"
+                )
+        _note("Press Ctrl-C to stop.")
+        while not stop.wait(0.5):
+            pass
+    finally:
+        agent.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    _note("Stopped.")

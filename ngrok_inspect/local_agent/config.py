@@ -1,0 +1,165 @@
+"""Tunnels from ngrok configuration files, and size/duration parsing for the agent.
+
+``version: "2"`` files define ``tunnels:`` (``proto``, ``addr``, ``inspect``);
+``version: "3"`` files define ``endpoints:`` (``upstream.url``) and may keep a ``tunnels:``
+section. Only HTTP tunnels are started; the others are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ngrok_inspect.errors import ConfigError, UsageError
+from ngrok_inspect.local_agent.proxy import TunnelSpec
+
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """``"10MiB"`` -> 10485760, ``"50MB"`` -> 50000000, ``"512k"``, ``"1000"`` (bytes)."""
+    if isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise UsageError(
+            f"invalid size {text!r}", hint="Give bytes or a size like 500kB, 10MiB, 50MB"
+        )
+    number, unit, binary = m.groups()
+    power = "kmgt".find(unit.lower()) + 1 if unit else 0
+    base = 1024 if binary else 1000
+    return int(float(number) * base**power)
+
+
+@dataclass
+class AgentConfig:
+    """What the config files ask for: tunnels, and agent settings when given."""
+
+    tunnels: list[TunnelSpec] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "name (tcp)" for non-HTTP tunnels
+    web_addr: str | None = None
+    inspect_db_size: int | None = None
+
+
+def load_agent_config(paths: list[Path]) -> AgentConfig:
+    """Read ngrok config files (later files win, tunnels merged by name)."""
+    out = AgentConfig()
+    by_name: dict[str, TunnelSpec] = {}
+    for path in paths:
+        data = _read(path)
+        version = str(data.get("version", "2")).strip()
+        agent = data.get("agent") if version == "3" else data
+        if isinstance(agent, dict):
+            if agent.get("web_addr") not in (None, False):
+                out.web_addr = str(agent["web_addr"])
+            if agent.get("inspect_db_size") is not None:
+                out.inspect_db_size = parse_size(agent["inspect_db_size"])
+        tunnels = data.get("tunnels") or {}
+        if not isinstance(tunnels, dict):
+            raise ConfigError(
+                f"{path}: 'tunnels' must be a mapping of names to definitions",
+                hint="See https://ngrok.com/docs/agent/config/v2/#tunnel-configurations",
+                path=str(path),
+            )
+        for name, spec in tunnels.items():
+            _add_tunnel(out, by_name, path, str(name), spec)
+        endpoints = data.get("endpoints") or []
+        if not isinstance(endpoints, list):
+            raise ConfigError(
+                f"{path}: 'endpoints' must be a list",
+                hint="See https://ngrok.com/docs/agent/config/v3/#endpoint-configuration",
+                path=str(path),
+            )
+        for i, ep in enumerate(endpoints):
+            _add_endpoint(out, by_name, path, i, ep)
+    out.tunnels = list(by_name.values())
+    return out
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path} ({exc.strerror or exc})",
+            hint="Check the path given to --config",
+            path=str(path),
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        where = f" line {line}" if line else ""
+        raise ConfigError(
+            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})",
+            hint="Fix the file; ngrok config files are YAML",
+            path=str(path),
+            line=line,
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: expected a mapping at the top level",
+            hint="An ngrok config file starts with 'version: \"2\"' or 'version: \"3\"'",
+            path=str(path),
+        )
+    return data
+
+
+def _inspect(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "no", "off", "0")
+    return value is None or bool(value)
+
+
+def _add_tunnel(
+    out: AgentConfig, by_name: dict[str, TunnelSpec], path: Path, name: str, spec: Any
+) -> None:
+    if not isinstance(spec, dict):
+        raise ConfigError(
+            f"{path}: tunnel {name!r} must be a mapping", hint="Give proto and addr", path=str(path)
+        )
+    proto = str(spec.get("proto", "http")).lower()
+    if proto not in ("http", "https"):
+        out.skipped.append(f"{name} ({proto})")
+        return
+    addr = spec.get("addr")
+    if addr is None:
+        raise ConfigError(
+            f"{path}: tunnel {name!r} has no addr",
+            hint="Add 'addr: 8000' (a port, host:port or URL)",
+            path=str(path),
+        )
+    by_name[name] = TunnelSpec(name=name, addr=str(addr), inspect=_inspect(spec.get("inspect")))
+
+
+def _add_endpoint(
+    out: AgentConfig, by_name: dict[str, TunnelSpec], path: Path, index: int, ep: Any
+) -> None:
+    if not isinstance(ep, dict):
+        raise ConfigError(
+            f"{path}: endpoint #{index + 1} must be a mapping",
+            hint="Give upstream.url",
+            path=str(path),
+        )
+    name = str(ep.get("name") or f"endpoint-{index + 1}")
+    url = str(ep.get("url") or "")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "https"
+    if scheme not in ("http", "https"):
+        out.skipped.append(f"{name} ({scheme})")
+        return
+    upstream = ep.get("upstream")
+    target = upstream.get("url") if isinstance(upstream, dict) else None
+    if target is None:
+        raise ConfigError(
+            f"{path}: endpoint {name!r} has no upstream.url",
+            hint="Add 'upstream: {url: 8000}'",
+            path=str(path),
+        )
+    by_name[name] = TunnelSpec(name=name, addr=str(target), inspect=_inspect(ep.get("inspect")))
