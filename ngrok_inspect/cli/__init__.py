@@ -72,20 +72,20 @@ def run(args: list[str]) -> int:
         return int(exc.exit_code)
     except Abort:
         sys.stderr.write("\nInterrupted\n")
-        return ExitCode.INTERRUPTED
+        return int(ExitCode.INTERRUPTED)
     except ClickException as exc:
         exc.show(file=sys.stderr)
-        return ExitCode.USAGE if isinstance(exc, UsageError) else int(exc.exit_code)
+        return int(ExitCode.USAGE) if isinstance(exc, UsageError) else int(exc.exit_code)
     except NgrokInspectError as exc:
         if debug or state().debug:
             traceback.print_exc(file=sys.stderr)
         return _fail(exc.message, exc.hint, exc.exit_code)
     except KeyboardInterrupt:
-        sys.stderr.write("Interrupted\n")
-        return ExitCode.INTERRUPTED
+        sys.stderr.write("\nInterrupted\n")
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         _silence_stdout()
-        return ExitCode.OK
+        return int(ExitCode.OK)
     except Exception as exc:
         if debug or state().debug:
             traceback.print_exc(file=sys.stderr)
@@ -94,7 +94,7 @@ def run(args: list[str]) -> int:
             "Rerun with --debug for the traceback, and please report it",
             ExitCode.FAILURE,
         )
-    return int(result) if isinstance(result, int) else ExitCode.OK
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:

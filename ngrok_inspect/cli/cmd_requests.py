@@ -105,11 +105,13 @@ def list_command(
         return
     with st.client() as client:
         reqs = fetch_requests(client, flt, limit)
+    if not reqs:
+        output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
     if as_json:
         records = [r.to_dict() for r in reqs]
         output.write(output.dumps(records, indent=2 if output.is_terminal() else None))
     elif not reqs:
-        output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
+        return
     elif quiet:
         output.write("".join(r.id + "\n" for r in reqs))
     elif output.is_terminal():

@@ -1,0 +1,1 @@
+complete --command ngrok-inspect --no-files --arguments "(env _NGROK_INSPECT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) ngrok-inspect)" --condition "env _NGROK_INSPECT_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) ngrok-inspect"
