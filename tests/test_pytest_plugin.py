@@ -1,0 +1,163 @@
+"""The pytest11 plugin: its fixtures run a real local agent for a project's own tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+# A webhook receiver a user would test: a stdlib server on 127.0.0.1.
+RECEIVER = """
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        event = json.loads(body or b"{}").get("event")
+        self.send_response(202 if event == "push" else 422)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def post(url, payload, headers=None):
+    import urllib.request
+    req = urllib.request.Request(
+        url, data=json.dumps(payload).encode(), method="POST",
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+"""
+
+
+def test_fixture_override_and_wait_for(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECEIVER)
+    pytester.makepyfile(
+        """
+        import pytest
+        from conftest import post
+
+        @pytest.fixture
+        def ngrok_upstream(receiver):
+            return receiver
+
+        def test_push(ngrok):
+            assert ngrok.public_url.startswith("http://127.0.0.1:")
+            assert post(ngrok.public_url + "/webhook", {"event": "push", "ref": "main"},
+                        {"X-GitHub-Event": "push"}) == 202
+            [req] = ngrok.wait_for(method="POST", path="/webhook",
+                                   header="X-GitHub-Event: push",
+                                   where='req.json.ref == "main"', timeout=10)
+            assert req.status_code == 202
+            assert req.request.body.json == {"event": "push", "ref": "main"}
+            assert [r.id for r in ngrok.requests(status="2xx")] == [req.id]
+
+        def test_count_and_expect_status(ngrok):
+            post(ngrok.public_url + "/a", {"event": "push"})
+            post(ngrok.public_url + "/b", {"event": "push"})
+            reqs = ngrok.wait_for(count=2, expect_status="202", timeout=10)
+            assert sorted(r.path for r in reqs) == ["/a", "/b"]
+            ngrok.clear()
+            assert ngrok.requests() == []
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_wait_for_failure_says_what_was_awaited(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECEIVER)
+    pytester.makepyfile(
+        """
+        import pytest
+        from conftest import post
+
+        @pytest.mark.ngrok_upstream("placeholder")
+        def test_marker_is_registered():
+            pass
+
+        @pytest.fixture
+        def ngrok_upstream(receiver):
+            return receiver
+
+        def test_never_comes(ngrok):
+            post(ngrok.public_url + "/webhook", {"event": "ping"})
+            ngrok.wait_for(method="POST", path="/webhook", status="2xx", timeout=0.5)
+
+        def test_unexpected_status(ngrok):
+            post(ngrok.public_url + "/webhook", {"event": "ping"})
+            ngrok.wait_for(path="/webhook", expect_status="2xx", timeout=10)
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*WaitTimeoutError: timed out after 0.5s waiting for 1 request matching "
+            "method POST, status 2xx, path /webhook*: 0 matched*",
+            "*UnexpectedStatusError:*answered 422, expected 2xx*",
+        ]
+    )
+
+
+def test_upstream_from_marker_and_missing_upstream(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECEIVER)
+    pytester.makepyfile(
+        """
+        import pytest
+        from conftest import post
+
+        @pytest.fixture
+        def url_holder(receiver, request):
+            request.node.add_marker(pytest.mark.ngrok_upstream(receiver))
+
+        def test_marker(url_holder, ngrok):
+            assert post(ngrok.public_url + "/x", {"event": "push"}) == 202
+            assert ngrok.wait_for(path="/x", timeout=10)[0].status_code == 202
+            assert ngrok.api_url.startswith("http://127.0.0.1:")
+
+        def test_missing(ngrok):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*needs an upstream*ngrok_upstream*"])
+
+
+def test_plugin_import_is_cheap_and_side_effect_free() -> None:
+    code = (
+        "import sys\n"
+        "import ngrok_inspect.pytest_plugin\n"
+        "heavy = [m for m in ('aiohttp', 'rich', 'typer', 'requests', 'ngrok_inspect.local_agent',"
+        " 'ngrok_inspect.client') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+    assert out.stderr == ""
