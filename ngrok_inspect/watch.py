@@ -17,6 +17,7 @@ figures per interval and raises :class:`Alert` objects when thresholds are cross
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import subprocess
 import sys
@@ -339,12 +340,13 @@ def run_trigger(command: str, *, timeout: float | None = None) -> None:
 
     :class:`TriggerError` when it cannot start, exits non-zero or outlives ``timeout``.
     """
+    _flush_stderr()
     try:
         proc = subprocess.run(
             command,
             shell=True,
             stdin=subprocess.DEVNULL,
-            stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+            stdout=_STDERR_FD,
             timeout=timeout,
             check=False,
         )
@@ -365,12 +367,13 @@ def run_trigger(command: str, *, timeout: float | None = None) -> None:
         )
 
 
-def _has_fileno(stream: Any) -> bool:
-    try:
-        stream.fileno()
-    except Exception:
-        return False
-    return True
+#: the command's output goes to our stderr file descriptor: stdout carries data only
+_STDERR_FD = 2
+
+
+def _flush_stderr() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
 
 
 def _short(command: str, width: int = 60) -> str:
@@ -711,13 +714,14 @@ def run_alert_hook(command: str, alert: Alert, *, timeout: float = 60.0) -> str 
     command's own failure (monitoring goes on)."""
     import json
 
+    _flush_stderr()
     try:
         proc = subprocess.run(
             command,
             shell=True,
             input=json.dumps(alert.to_dict()) + "\n",
             text=True,
-            stdout=sys.stderr.fileno() if _has_fileno(sys.stderr) else None,
+            stdout=_STDERR_FD,
             timeout=timeout,
             check=False,
         )

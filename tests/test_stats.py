@@ -139,3 +139,57 @@ def test_percentile_matches_statistics(n: int) -> None:
     for p in (1, 50, 95, 99):
         assert percentile(values, p) == pytest.approx(q[p - 1])
     assert percentile(values, 0) == values[0] and percentile(values, 100) == values[-1]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from ngrok_inspect.cli import main
+
+    code: Any = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return int(code or 0), out, err
+
+
+def test_cli_stats_json_matches_the_library(
+    capsys: pytest.CaptureFixture[str], fixture_agent: Any, fixtures_dir: Path
+) -> None:
+    code, out, err = run_cli(
+        capsys, "--api-url", fixture_agent.url, "stats", "--json", "--top", "5"
+    )
+    assert code == 0, err
+    raw = load(fixtures_dir, "requests.json")
+    expected = compute_stats([CapturedRequest.from_api(d) for d in raw], top=5).to_dict()
+    assert json.loads(out) == expected
+    assert err == ""
+
+
+def test_cli_stats_filtered_tables(capsys: pytest.CaptureFixture[str], fixture_agent: Any) -> None:
+    code, out, err = run_cli(capsys, "--api-url", fixture_agent.url, "stats", "--errors")
+    assert code == 0, err
+    assert "\x1b[" not in out  # piped: no colour
+    for title in ("Summary", "Duration", "By method", "By status", "Top paths", "By tunnel"):
+        assert title in out
+    assert "Recent errors" in out
+    summary = out.split("Duration")[0]
+    assert "requests" in summary and " 2 " in summary
+    assert "/boom" in out and "/does-not-exist" in out and "/webhook" not in out
+
+
+def test_cli_stats_nothing_matches(capsys: pytest.CaptureFixture[str], fixture_agent: Any) -> None:
+    code, out, _ = run_cli(
+        capsys, "--api-url", fixture_agent.url, "stats", "--where", "status == 999"
+    )
+    assert code == 0
+    assert out.strip() == "No captured requests match."
+
+
+def test_cli_stats_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "--api-url", "127.0.0.1:9", "stats", "--status", "abc")
+    assert (code, out) == (2, "")
+    assert "invalid status 'abc'" in err
+    code, out, err = run_cli(capsys, "--api-url", "127.0.0.1:9", "stats")
+    assert (code, out) == (3, "")
+    assert err.startswith("Error: no ngrok agent at http://127.0.0.1:9")
