@@ -93,8 +93,8 @@ def test_wait_counts_only_new_unless_include_existing(
         "wait", "--path", "/old", "--include-existing", "--timeout", "5",
     )  # fmt: skip
     assert code == 0, err
-    fields = out.split()
-    assert fields[0].startswith("airt_") and "/old" in fields and "GET" in fields
+    fields = out.rstrip("\n").split("\t")  # the tab-separated line of 'requests list'
+    assert fields[0].startswith("airt_") and fields[3:6] == ["GET", "/old", "200"]
 
 
 def test_wait_count_two(capsys: pytest.CaptureFixture[str], local_agent: Any) -> None:
@@ -106,7 +106,7 @@ def test_wait_count_two(capsys: pytest.CaptureFixture[str], local_agent: Any) ->
         "wait", "--count", "2", "--method", "GET", "--exec", f"{one} && {two}", "--timeout", "20",
     )  # fmt: skip
     assert code == 0, err
-    assert [line.split()[5] for line in out.splitlines()] == ["/a", "/b"]
+    assert [line.split("\t")[4] for line in out.splitlines()] == ["/a", "/b"]
 
 
 def test_wait_expect_status_prints_the_offender(

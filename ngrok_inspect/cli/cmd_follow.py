@@ -7,11 +7,12 @@ no command of its own.
 from __future__ import annotations
 
 import json
-import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from ngrok_inspect.render.monitor import follow_line, notice_line
+from ngrok_inspect.render.monitor import notice_line
+from ngrok_inspect.render.output import is_terminal, make_console
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,31 +33,25 @@ class RequestPrinter:
         self.as_json = as_json
         self.console: Console | None = None
         self._header = header
-        if not as_json and _isatty(self.out):
-            from rich.console import Console
-
-            self.console = Console(
-                file=self.out,
-                no_color=no_color or "NO_COLOR" in os.environ,
-                highlight=False,
-                soft_wrap=False,
-            )
+        if not as_json and self.out is sys.stdout and is_terminal():
+            self.console = make_console(no_color=no_color)
 
     def request(self, req: CapturedRequest) -> None:
         """Print one entry and flush (a reader of the pipe sees it at once)."""
         if self.as_json:
             self.out.write(json.dumps(req.to_dict(), ensure_ascii=False) + "\n")
         elif self.console is not None:
-            from ngrok_inspect.render.monitor import follow_text
+            from ngrok_inspect.render.monitor import follow_header, follow_text
 
             if self._header:
                 self._header = False
-                self.console.print(
-                    "TIME      METHOD STA  URI … DURATION  TUNNEL  ID", style="dim", markup=False
-                )
-            self.console.print(follow_text(req, width=self.console.width))
+                self.console.print(follow_header(width=self.console.width), crop=True, no_wrap=True)
+            self.console.print(follow_text(req, width=self.console.width), crop=True, no_wrap=True)
         else:
-            self.out.write(follow_line(req) + "\n")
+            # the same tab-separated line as 'requests list' when piped
+            from ngrok_inspect.render.requests import list_plain
+
+            self.out.write(list_plain([req]))
         self.out.flush()
 
     @staticmethod
@@ -64,13 +59,6 @@ class RequestPrinter:
         """A message for the human (stderr)."""
         sys.stderr.write(text + "\n")
         sys.stderr.flush()
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def run_follow(
@@ -83,11 +71,13 @@ def run_follow(
     no_color: bool,
     poll_interval: float = 0.5,
     include_existing: bool = False,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Print matching entries as they complete until ``count`` were printed or ``timeout``
     seconds passed (forever otherwise; Ctrl-C raises KeyboardInterrupt → exit 130).
 
     Agent notices (down, back, cleared, restarted) go to stderr and following goes on.
+    ``on_ready`` is called once the starting point is recorded.
     """
     from ngrok_inspect.watch import follow
 
@@ -101,6 +91,7 @@ def run_follow(
         poll_interval=poll_interval,
         timeout=timeout,
         include_existing=include_existing,
+        on_ready=on_ready,
     ):
         if event.kind == "request" and event.request is not None:
             printer.request(event.request)

@@ -35,11 +35,10 @@ def run_stats(flt: RequestFilter, *, top: int, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
-
+    from ngrok_inspect.render.output import make_console
     from ngrok_inspect.render.stats import stats_renderable
 
-    Console(no_color=st.no_color, highlight=False).print(stats_renderable(stats))
+    make_console(no_color=st.no_color).print(stats_renderable(stats))
 
 
 @app.command("stats")

@@ -32,57 +32,48 @@ def _clock(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M:%S")
 
 
-def follow_line(req: CapturedRequest) -> str:
-    """One plain line per entry, for pipes: id, start (ISO), tunnel, method, status, uri,
-    duration. Two spaces separate the columns."""
-    status = "-" if req.status_code is None else str(req.status_code)
-    return "  ".join(
-        [
-            req.id,
-            req.start.isoformat(),
-            req.tunnel_name,
-            f"{req.method:<6}",
-            status,
-            req.request.uri,
-            format_duration(None if req.pending else req.duration_ms),
-        ]
+def status_style(code: int | None) -> str:
+    """Colour of a status code: the same as the request tables."""
+    from ngrok_inspect.render.requests import status_style as style
+
+    return style(code)
+
+
+_TUNNEL_W = 12
+
+
+def follow_header(*, width: int = 120) -> Text:
+    """The column titles printed once above the follow rows on a terminal."""
+    from rich.text import Text
+
+    del width  # the URI comes last and is the one cut when the terminal is narrow
+    return Text(
+        f"{'TIME':<8}  {'METHOD':<7} {'STATUS':>6}  {'DURATION':>8}  "
+        f"{'TUNNEL':<{_TUNNEL_W}}  {'ID':<32}  URI",
+        style="bold",
+        no_wrap=True,
+        overflow="ellipsis",
     )
 
 
-def status_style(code: int | None) -> str:
-    """Colour of a status code (shared look with the request tables)."""
-    if code is None:
-        return "dim"
-    if code >= 500:
-        return "bold red"
-    if code >= 400:
-        return "yellow"
-    if code >= 300:
-        return "cyan"
-    return "green"
-
-
 def follow_text(req: CapturedRequest, *, width: int = 120) -> Text:
-    """A table-like coloured row for terminals: time, method, status, uri, duration,
-    tunnel, id."""
+    """One coloured row for terminals, aligned under :func:`follow_header`: time, method,
+    status, duration, tunnel, id, then the URI, cut with an ellipsis at ``width``."""
     from rich.text import Text
 
     status = "-" if req.status_code is None else str(req.status_code)
     row = Text(no_wrap=True, overflow="ellipsis")
-    row.append(_clock(req.start), style="dim")
+    row.append(f"{_clock(req.start):<8}  ", style="dim")
+    row.append(f"{req.method:<7} ", style="bold")
+    row.append(f"{status:>6}", style=status_style(req.status_code))
+    dur = format_duration(None if req.pending else req.duration_ms)
+    row.append(f"  {dur:>8}  ")
+    row.append(f"{req.tunnel_name:<{_TUNNEL_W}}", style="magenta")
     row.append("  ")
-    row.append(f"{req.method:<7}", style="bold")
-    row.append(f"{status:>3}", style=status_style(req.status_code))
+    row.append(f"{req.id:<32}", style="dim")
     row.append("  ")
-    uri_width = max(20, width - 70)
-    uri = req.request.uri
-    if len(uri) > uri_width:
-        uri = uri[: uri_width - 1] + "…"
-    row.append(f"{uri:<{uri_width}}")
-    row.append(f"  {format_duration(req.duration_ms):>8}  ")
-    row.append(req.tunnel_name, style="magenta")
-    row.append("  ")
-    row.append(req.id, style="dim")
+    row.append(req.request.uri)
+    row.truncate(width, overflow="ellipsis")
     return row
 
 
