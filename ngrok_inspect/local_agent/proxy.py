@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.streams import EmptyStreamReader, StreamReader
 from multidict import CIMultiDict
 from yarl import URL
 
@@ -189,6 +190,21 @@ def error_page(status: int, reason: str, detail: str) -> tuple[list[tuple[bytes,
     return headers, body
 
 
+async def chunks(stream: StreamReader) -> AsyncIterator[tuple[bytes, bool]]:
+    """``(data, ends_http_chunk)`` pieces of a body until its end.
+
+    Unlike ``StreamReader.iter_chunks()`` this ends on aiohttp's shared empty payload
+    (whose ``readchunk`` never signals the end once it was read to the end before).
+    """
+    if isinstance(stream, EmptyStreamReader):
+        return
+    while True:
+        data, end = await stream.readchunk()
+        if not data and not end:
+            return
+        yield data, end
+
+
 class _ClientGone(Exception):
     """The client went away while its request body was being read."""
 
@@ -330,7 +346,7 @@ class Proxy:
     async def _tee(self, request: web.BaseRequest, msg: Message) -> AsyncIterator[bytes]:
         limit = self.capture_limit
         try:
-            async for data, end in request.content.iter_chunks():
+            async for data, end in chunks(request.content):
                 msg.add_body(data, limit, end)
                 yield data
         except (aiohttp.ClientPayloadError, ConnectionError, OSError) as exc:
@@ -361,7 +377,7 @@ class Proxy:
         limit = self.capture_limit
         try:
             await out.prepare(request)
-            async for data, end in upstream.content.iter_chunks():
+            async for data, end in chunks(upstream.content):
                 msg.add_body(data, limit, end)
                 await out.write(data)
             msg.complete = True
@@ -403,7 +419,7 @@ class Proxy:
     ) -> web.StreamResponse:
         limit = self.capture_limit
         try:
-            async for data, end in request.content.iter_chunks():
+            async for data, end in chunks(request.content):
                 entry.request.add_body(data, limit, end)
         except (aiohttp.ClientPayloadError, ConnectionError, OSError):
             self._finish(tunnel, entry, t0)
@@ -471,7 +487,7 @@ class Proxy:
                 msg = self._record_response(
                     entry, proto, upstream.status, upstream.reason or "", upstream.raw_headers
                 )
-                async for chunk, end in upstream.content.iter_chunks():
+                async for chunk, end in chunks(upstream.content):
                     msg.add_body(chunk, self.capture_limit, end)
                 msg.complete = True
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):

@@ -62,12 +62,15 @@ class Message:
         """
         if self.cut and not self.open_chunk:
             return
-        if self.chunk_sizes is not None and data:
-            if self.open_chunk:
-                self.chunk_sizes[-1] += len(data)
-            else:
-                self.chunk_sizes.append(len(data))
-            self.open_chunk = not end_of_chunk
+        if self.chunk_sizes is not None:
+            if data:
+                if self.open_chunk:
+                    self.chunk_sizes[-1] += len(data)
+                else:
+                    self.chunk_sizes.append(len(data))
+                self.open_chunk = not end_of_chunk
+            elif end_of_chunk:
+                self.open_chunk = False
         if not self.cut:
             room = limit - len(self.body)
             if len(data) > room:

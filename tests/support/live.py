@@ -7,7 +7,7 @@ Fixtures:
   ``POST /webhook`` -> 201, ``POST /form``, ``GET /gzip`` (gzip JSON when asked),
   ``POST /upload``, ``GET /large`` (200 KB), ``/does-not-exist`` -> 404, ``/boom`` -> 500,
   ``/headers`` (two Set-Cookie), ``DELETE /items/42`` -> 204, ``/slow?ms=N`` (answers after
-  N ms), ``/chunked`` (a chunked answer), and an echo of anything else (method, path,
+  N ms), ``/chunked`` (a chunked answer), ``/ws`` (a WebSocket echo), and an echo of anything else (method, path,
   query, headers, body as JSON).
 * ``local_agent`` — a started :class:`~ngrok_inspect.local_agent.LocalAgent` in front of
   ``upstream`` (tunnel ``command_line``); ``local_agent.tunnels[0].public_url``,
@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 import requests
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 LARGE_SIZE = 200_000
 UPLOAD_SIZE = 200 * 1024
@@ -37,7 +37,7 @@ SERVER_HEADER = "conformance-upstream/1.0"
 
 async def _handle(request: web.BaseRequest) -> web.StreamResponse:
     path, method = request.path, request.method
-    body = await request.read()
+    body = b"" if path == "/ws" else await request.read()
     hdrs = {"Server": SERVER_HEADER}
     if path == "/search" and method == "GET":
         q = {k: request.query.getall(k) for k in request.query}
@@ -84,6 +84,15 @@ async def _handle(request: web.BaseRequest) -> web.StreamResponse:
     if path == "/slow":
         await asyncio.sleep(int(request.query.get("ms", "500")) / 1000)
         return web.json_response({"slow": True}, headers=hdrs)
+    if path == "/ws":
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await ws.send_str("echo: " + msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await ws.send_bytes(msg.data)
+        return ws
     if path == "/chunked":
         resp = web.StreamResponse(headers={**hdrs, "Content-Type": "text/plain"})
         resp.enable_chunked_encoding()
