@@ -94,6 +94,8 @@ def run(args: list[str]) -> int:
             "Rerun with --debug for the traceback, and please report it",
             ExitCode.FAILURE,
         )
+    if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned Exit(130)
+        sys.stderr.write("\nInterrupted\n")
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
 
 
