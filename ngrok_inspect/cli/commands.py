@@ -9,6 +9,7 @@ from __future__ import annotations
 from ngrok_inspect.cli import cmd_agent as cmd_agent
 from ngrok_inspect.cli import cmd_clear as cmd_clear
 from ngrok_inspect.cli import cmd_completions as cmd_completions
+from ngrok_inspect.cli import cmd_export as cmd_export
 from ngrok_inspect.cli import cmd_monitor as cmd_monitor
 from ngrok_inspect.cli import cmd_replay as cmd_replay
 from ngrok_inspect.cli import cmd_stats as cmd_stats
