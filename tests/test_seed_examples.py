@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.live import send_traffic
 
 SLEEP_SCALE = 0.01  # time.sleep(s) in the examples sleeps s * SLEEP_SCALE
 MONITOR_ITERATIONS = 3  # the monitor loop is stopped when it sleeps for the 3rd time
@@ -330,10 +333,28 @@ class Backend:
     records_upstream_errors: bool  # traffic to a tunnel with no upstream is recorded (502)
 
 
-@pytest.fixture
-def backend(fixture_agent: Any) -> Backend:
-    """The recorded 2.3.41 agent (its traffic is already captured)."""
-    return Backend(fixture_agent.url, lambda url: None, "http://127.0.0.1:8080", False)
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(params=["local_agent", "recorded_agent"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """The live local agent in front of the test upstream (traffic sent by each test), or
+    the recorded 2.3.41 agent (its traffic is already captured)."""
+    if request.param == "recorded_agent":
+        fixture_agent = request.getfixturevalue("fixture_agent")
+        return Backend(fixture_agent.url, lambda url: None, "http://127.0.0.1:8080", False)
+    local_agent = request.getfixturevalue("local_agent")
+    # The seed hard-codes ngrok.connect("8000"): traffic sent to that tunnel is recorded as
+    # 502 only when nothing listens on 127.0.0.1:8000 (the usual case on a test machine).
+    return Backend(
+        local_agent.api_url, send_traffic, local_agent.tunnels[0].public_url, _port_free(8000)
+    )
 
 
 @pytest.fixture
