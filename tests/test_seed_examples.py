@@ -3,7 +3,8 @@
 Each example below is the seed's code with its indentation restored, kept exactly as
 written with ``from pyngrok import agent, ngrok``. :func:`port` changes the import lines
 only (and the test checks that nothing else changed), then the code runs against a live
-agent: the agent is found through ``NGROK_INSPECT_API_URL`` as any user's script would.
+agent (the local agent in front of the test upstream, with real traffic; and the recorded
+2.3.41 agent), found through ``NGROK_INSPECT_API_URL`` as any user's script would.
 
 Time is the only other thing the harness controls: ``time.sleep`` is shortened by the
 ``SLEEP_SCALE`` parameter, and inside ``monitor_requests`` a :class:`MonitorClock` lets the
