@@ -9,6 +9,7 @@ bytes as they travelled, chunk framing) - there is no hand-written HTTP parser h
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -403,6 +404,8 @@ class Proxy:
             "did not answer in time." if status == 504 else f"failed: {detail}."
         )
         headers, body = error_page(status, reason, text)
+        if not entry.request.complete:
+            await self._drain(request, entry.request)
         msg = self._record_response(entry, "HTTP/1.1", status, reason, headers)
         msg.add_body(body, self.capture_limit)
         msg.complete = True
@@ -413,6 +416,19 @@ class Proxy:
             body=body,
             headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
         )
+
+    async def _drain(self, request: web.BaseRequest, msg: Message) -> None:
+        """Read (and capture) what is left of a request body the upstream never took."""
+
+        async def read() -> None:
+            async for data, end in chunks(request.content):
+                msg.add_body(data, self.capture_limit, end)
+            msg.complete = True
+
+        with contextlib.suppress(
+            asyncio.TimeoutError, aiohttp.ClientPayloadError, ConnectionError, OSError
+        ):
+            await asyncio.wait_for(read(), self.upstream_timeout)
 
     async def _bin(
         self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int

@@ -72,7 +72,7 @@ def normalize_upstream(value: str | int) -> tuple[str, str]:
     ``8000`` shows as ``http://localhost:8000`` (as ngrok shows it) and is reached at
     ``http://127.0.0.1:8000``.
     """
-    text = str(value).strip().rstrip("/")
+    text = str(value).strip()
     if text.isdigit():
         text = f"localhost:{text}"
     if "://" not in text:

@@ -20,7 +20,7 @@ ENTRY_OVERHEAD = 512  # bookkeeping bytes charged per entry besides the raw mess
 
 def canonical_header(name: str) -> str:
     """Go's ``CanonicalMIMEHeaderKey``: ``content-type`` -> ``Content-Type``."""
-    if not name or any(c in name for c in " \\t"):
+    if not name or any(c in name for c in " \t"):
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 

@@ -7,8 +7,8 @@ Fixtures:
   ``POST /webhook`` -> 201, ``POST /form``, ``GET /gzip`` (gzip JSON when asked),
   ``POST /upload``, ``GET /large`` (200 KB), ``/does-not-exist`` -> 404, ``/boom`` -> 500,
   ``/headers`` (two Set-Cookie), ``DELETE /items/42`` -> 204, ``/slow?ms=N`` (answers after
-  N ms), ``/chunked`` (a chunked answer), ``/ws`` (a WebSocket echo), and an echo of anything else (method, path,
-  query, headers, body as JSON).
+  N ms), ``/chunked`` (a chunked answer), ``/ws`` (a WebSocket echo), and an echo of
+  anything else (method, path, query, headers, body as JSON).
 * ``local_agent`` — a started :class:`~ngrok_inspect.local_agent.LocalAgent` in front of
   ``upstream`` (tunnel ``command_line``); ``local_agent.tunnels[0].public_url``,
   ``local_agent.api_url``.
