@@ -92,7 +92,8 @@ class Poller:
 
     ``include_existing`` also emits what the agent held at the first poll;
     ``pending_existing`` emits entries that were pending at the first poll once they
-    complete (the follow mode wants them; ``wait`` does not).
+    complete (the follow mode wants them; ``wait`` does not). When the agent is down at
+    the start, what it holds once up counts as new, unless ``baseline_after_down``.
     """
 
     def __init__(
@@ -103,8 +104,10 @@ class Poller:
         page: int = 20,
         include_existing: bool = False,
         pending_existing: bool = True,
+        baseline_after_down: bool = False,
     ) -> None:
         self.client = client
+        self.baseline_after_down = baseline_after_down
         self.flt = flt or RequestFilter()
         self.page = max(1, page)
         self.include_existing = include_existing
@@ -162,9 +165,10 @@ class Poller:
         if not self.started:
             self.started = True
             if was_down:
-                # the agent was not there when we began: everything it holds is new
                 events.append(FollowEvent("agent_up", message="agent is up"))
-            elif not self.include_existing:
+            # an agent that was not there when we began holds only new entries, unless
+            # the caller needs a starting point anyway (a trigger runs after it)
+            if not self.include_existing and (not was_down or self.baseline_after_down):
                 self._baseline(reqs)
                 return events
         else:
@@ -409,9 +413,9 @@ def wait_for(
     """Block until ``count`` completed entries match ``flt``; return them (oldest first).
 
     Only entries that appear after the call began count, unless ``include_existing``.
-    ``trigger`` (a callable, or a shell command) runs once the starting point is recorded:
-    nothing it causes can be missed. An agent that is not up yet is retried until the
-    timeout. Raises :class:`WaitTimeoutError` (exit 6) on timeout,
+    ``trigger`` (a callable, or a shell command) runs once the starting point is recorded
+    (so once the agent answers): nothing it causes can be missed, and the timeout counts
+    from its end. An agent that is not up yet is retried until the timeout. Raises :class:`WaitTimeoutError` (exit 6) on timeout,
     :class:`UnexpectedStatusError` (exit 6) when a match has a status outside
     ``expect_status`` ("2xx", "200,204", …), :class:`TriggerError` when the trigger fails.
     """
@@ -437,7 +441,12 @@ def wait_for(
     else:
         on_ready = trigger
     poller = Poller(
-        agent, flt, page=page, include_existing=include_existing, pending_existing=False
+        agent,
+        flt,
+        page=page,
+        include_existing=include_existing,
+        pending_existing=False,
+        baseline_after_down=on_ready is not None,
     )
     matched: list[CapturedRequest] = []
     last_down: str | None = None
@@ -460,12 +469,23 @@ def wait_for(
                     return True
         return False
 
+    deadline = time.monotonic() + timeout
     try:
         if handle(poller.poll()):  # the starting point (or everything, with include_existing)
             return matched[:count]
         if on_ready is not None:
+            # the trigger runs once the starting point is recorded: the agent must answer
+            while not poller.started:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise _timeout_error(
+                        flt, count, timeout, matched, include_existing, last_down, trigger=True
+                    )
+                time.sleep(min(poll_interval, left))
+                if handle(poller.poll()):
+                    return matched[:count]
             on_ready()
-        deadline = time.monotonic() + timeout  # counts from the moment the trigger finished
+            deadline = time.monotonic() + timeout  # counts from the end of the trigger
         while True:
             if handle(poller.poll()):
                 return matched[:count]
@@ -486,6 +506,8 @@ def _timeout_error(
     matched: list[CapturedRequest],
     include_existing: bool,
     last_down: str | None,
+    *,
+    trigger: bool = False,
 ) -> WaitTimeoutError:
     what = _plural(count, "request")
     if not flt.is_empty:
@@ -494,6 +516,8 @@ def _timeout_error(
     msg = f"timed out after {timeout:g}s waiting for {what}{scope}: {len(matched)} matched"
     if last_down:
         msg += f"; the agent is not answering ({last_down})"
+        if trigger:
+            msg += "; the trigger was not run"
         hint = "Start the agent, or point --api-url at it"
     else:
         hint = "Raise --timeout, or check what arrived with 'ngrok-inspect requests list'"
@@ -558,7 +582,7 @@ class Alert:
             "metric": self.metric,
             "value": round(self.value, 4),
             "threshold": self.threshold,
-            "interval_s": self.interval_s,
+            "interval_s": round(self.interval_s, 3),
             **{k: v for k, v in self.figures.to_dict().items() if k != "tunnel"},
         }
 

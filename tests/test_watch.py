@@ -576,3 +576,47 @@ def test_monitor_run_yields_per_interval(scripted: ScriptedAgent, client: AgentC
     reports = list(mon.run(poll_interval=0.05, intervals=2))
     assert len(reports) == 2
     assert all(r.interval_s >= 0.19 for r in reports)
+
+
+def test_wait_for_trigger_waits_for_a_late_agent(template: dict[str, Any]) -> None:
+    probe = ScriptedAgent(template)
+    port = probe.port
+    probe.close()
+    late: list[ScriptedAgent] = []
+    fired: list[int] = []
+
+    def start_late() -> None:
+        agent = ScriptedAgent(template, port=port)
+        agent.add(1, path="/before-trigger")  # there before the trigger: not counted
+        late.append(agent)
+
+    def trigger() -> None:
+        fired.append(len(late))
+        late[0].add(2, path="/hook")
+
+    timer = threading.Timer(0.3, start_late)
+    timer.start()
+    try:
+        got = wait_for(f"http://127.0.0.1:{port}", timeout=10, trigger=trigger, poll_interval=0.05)
+        assert [r.path for r in got] == ["/hook"]
+        assert fired == [1]  # the trigger ran once, after the agent was up
+    finally:
+        timer.join()
+        for a in late:
+            a.close()
+
+
+def test_wait_for_trigger_not_run_when_the_agent_never_came(template: dict[str, Any]) -> None:
+    probe = ScriptedAgent(template)
+    port = probe.port
+    probe.close()
+    fired: list[bool] = []
+    with pytest.raises(WaitTimeoutError) as info:
+        wait_for(
+            f"http://127.0.0.1:{port}",
+            timeout=0.3,
+            trigger=lambda: fired.append(True),
+            poll_interval=0.05,
+        )
+    assert fired == []
+    assert "the trigger was not run" in info.value.message
