@@ -179,7 +179,7 @@ class Poller:
                         FollowEvent("restarted", message="agent restarted; its history is gone")
                     )
                 else:
-                    events.append(FollowEvent("agent_up", message="agent is back"))
+                    events.append(FollowEvent("agent_up", message="agent is answering again"))
             elif lost:
                 events.append(
                     FollowEvent("cleared", message="the agent's history was cleared (or evicted)")

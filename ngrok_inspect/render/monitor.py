@@ -81,7 +81,7 @@ def notice_line(event: FollowEvent) -> str:
     """A follow/wait/monitor notice for stderr (agent down, back, cleared, restarted)."""
     text = {
         "agent_down": "agent is not answering ({msg}); retrying",
-        "agent_up": "agent is answering again; following on",
+        "agent_up": "{msg}; following on",
         "restarted": "agent restarted and its history is gone; following on",
         "cleared": "the agent's history was cleared; following on",
     }.get(event.kind, "{msg}")
