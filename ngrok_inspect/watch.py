@@ -415,7 +415,8 @@ def wait_for(
     Only entries that appear after the call began count, unless ``include_existing``.
     ``trigger`` (a callable, or a shell command) runs once the starting point is recorded
     (so once the agent answers): nothing it causes can be missed, and the timeout counts
-    from its end. An agent that is not up yet is retried until the timeout. Raises :class:`WaitTimeoutError` (exit 6) on timeout,
+    from its end. An agent that is not up yet is retried until the timeout.
+    Raises :class:`WaitTimeoutError` (exit 6) on timeout,
     :class:`UnexpectedStatusError` (exit 6) when a match has a status outside
     ``expect_status`` ("2xx", "200,204", …), :class:`TriggerError` when the trigger fails.
     """
