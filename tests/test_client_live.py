@@ -111,7 +111,12 @@ def test_get_resolve_replay_delete(
 ) -> None:
     hook = captured["/webhook"]
     assert client.get_request(hook.id).to_dict() == hook.to_dict()
-    assert client.resolve_id(hook.id[:12]) == hook.id
+    others = [r.id for r in captured.values() if r.id != hook.id]
+    n = next(
+        n for n in range(6, len(hook.id)) if not any(o.startswith(hook.id[:n]) for o in others)
+    )
+    assert client.resolve_id(hook.id[:n]) == hook.id
+    assert client.resolve_id(hook.id[5:n]) == hook.id  # without the airt_ prefix
     assert client.resolve_id("last") == client.list_requests(limit=1)[0].id
     client.replay(hook.id)
     replayed = client.list_requests(limit=1)[0]
