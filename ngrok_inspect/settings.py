@@ -192,6 +192,10 @@ def read_web_addr(path: Path) -> Any:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(e, "problem", None) or "invalid YAML"
+        context = getattr(e, "context", None)
+        context_mark = getattr(e, "context_mark", None)
+        if context and context_mark is not None and context_mark.line + 1 != line:
+            problem += f" ({context} started at line {context_mark.line + 1})"
         where = f"{path}:{line}" if line else str(path)
         raise ConfigError(
             f"YAML syntax error in ngrok config file {where}: {problem}",

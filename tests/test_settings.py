@@ -143,9 +143,18 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     cfg = write(tmp_path / "broken.yml", 'version: "2"\nauthtoken: abc\nweb_addr: [4040\n')
     with pytest.raises(ConfigError) as e:
         resolve_settings(config=cfg, env={})
-    assert e.value.line is not None and e.value.line >= 3
-    assert f"{cfg}:{e.value.line}" in e.value.message
+    assert e.value.line == 4  # PyYAML notices at the end of the file ...
+    assert f"{cfg}:4: " in e.value.message
+    assert "flow sequence started at line 3" in e.value.message  # ... and names the start
     assert "abc" not in e.value.message  # no file content (a secret token) in the message
+    assert e.value.exit_code == ExitCode.USAGE and "--api-url" in (e.value.hint or "")
+
+
+def test_yaml_error_line_for_bad_indentation(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "indent.yml", 'version: "3"\nagent:\n  authtoken: x\n web_addr: 1: 2\n')
+    with pytest.raises(ConfigError) as e:
+        resolve_settings(config=cfg, env={})
+    assert e.value.line == 4 and f"{cfg}:4: " in e.value.message
 
 
 def test_bad_web_addr_value_names_file(tmp_path: Path) -> None:
