@@ -17,6 +17,7 @@ import copy
 import errno
 import json
 import os
+import re
 import shlex
 import stat
 import tempfile
@@ -53,7 +54,10 @@ REDACTED = "[REDACTED]"
 SENSITIVE_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
-"""Header names (lower-case) whose values are redacted; also any name ending in ``-signature``."""
+"""Header names (lower-case) whose values are redacted; also any ``*-Signature`` header.
+
+``*-Signature`` includes a digest-size suffix, as GitHub's ``X-Hub-Signature-256``."""
+_SIGNATURE = re.compile(r"-signature(-\d+)?$")
 
 
 # --------------------------------------------------------------------------- redaction
@@ -62,7 +66,7 @@ SENSITIVE_HEADERS = frozenset(
 def is_sensitive_header(name: str) -> bool:
     """True for a header whose value is a secret (case-insensitive)."""
     lname = name.strip().lower()
-    return lname in SENSITIVE_HEADERS or lname.endswith("-signature")
+    return lname in SENSITIVE_HEADERS or _SIGNATURE.search(lname) is not None
 
 
 def redact_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,10 +163,21 @@ def redact_record(record: Mapping[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
+def _values(msg: HttpMessage, name: str) -> list[str]:
+    """Values of a header as on the wire (the bytes every format reproduces)."""
+    lname = name.lower()
+    return [v for k, v in msg.header_lines if k.lower() == lname]
+
+
+def _header(msg: HttpMessage, name: str) -> str | None:
+    values = _values(msg, name)
+    return values[0] if values else None
+
+
 def _payload(msg: HttpMessage) -> bytes:
     """The body as sent: de-chunked but still content-encoded (what Content-Length counts)."""
     wire = msg.body.wire
-    te = msg.header("Transfer-Encoding") or ""
+    te = _header(msg, "Transfer-Encoding") or ""
     if "chunked" in te.lower():
         return dechunk(wire)[0]
     return wire
@@ -172,8 +187,8 @@ def _origin(req: CapturedRequest, public_urls: Mapping[str, str] | None) -> str:
     url = (public_urls or {}).get(req.tunnel_name)
     if url:
         return url.rstrip("/")
-    host = req.request.header("Host") or req.request.header(":authority") or "localhost"
-    proto = (req.request.header("X-Forwarded-Proto") or "http").split(",")[0].strip().lower()
+    host = _header(req.request, "Host") or _header(req.request, ":authority") or "localhost"
+    proto = (_header(req.request, "X-Forwarded-Proto") or "http").split(",")[0].strip().lower()
     return f"{proto if proto in ('http', 'https') else 'http'}://{host}"
 
 
@@ -186,7 +201,11 @@ def full_url(req: CapturedRequest, public_urls: Mapping[str, str] | None = None)
 
 
 def _chronological(reqs: Iterable[CapturedRequest]) -> list[CapturedRequest]:
-    return sorted(reqs, key=lambda r: (r.start, r.id))
+    # the agent lists newest first; reversing first keeps same-second entries in order
+    oldest_first = list(reqs)
+    oldest_first.reverse()
+    oldest_first.sort(key=lambda r: r.start)  # stable
+    return oldest_first
 
 
 # --------------------------------------------------------------------------- HAR 1.2
@@ -206,7 +225,7 @@ def _headers_size(msg: HttpMessage) -> int:
 
 def _request_cookies(req: HttpRequest) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for value in req.header_values("Cookie"):
+    for value in _values(req, "Cookie"):
         for pair in value.split(";"):
             name, eq, val = pair.strip().partition("=")
             if eq and name:
@@ -216,7 +235,7 @@ def _request_cookies(req: HttpRequest) -> list[dict[str, Any]]:
 
 def _response_cookies(resp: HttpResponse) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for value in resp.header_values("Set-Cookie"):
+    for value in _values(resp, "Set-Cookie"):
         first, *attrs = value.split(";")
         name, eq, val = first.strip().partition("=")
         if not eq or not name:
@@ -247,7 +266,7 @@ def _post_data(req: HttpRequest) -> dict[str, Any] | None:
     body = req.body
     if not body.wire:
         return None
-    mime = req.header("Content-Type") or ""
+    mime = _header(req, "Content-Type") or ""
     post: dict[str, Any] = {"mimeType": mime, "params": [], "text": ""}
     if body.form is not None:
         post["params"] = [{"name": k, "value": v} for k, v in body.form]
@@ -276,7 +295,7 @@ def _content(resp: HttpResponse) -> dict[str, Any]:
     data = body.data
     content: dict[str, Any] = {
         "size": len(data),
-        "mimeType": resp.header("Content-Type") or "x-unknown",
+        "mimeType": _header(resp, "Content-Type") or "x-unknown",
     }
     if body.encoding and body.decode_error is None:
         content["compression"] = len(data) - len(_payload(resp))
@@ -334,7 +353,7 @@ def _har_entry(req: CapturedRequest, public_urls: Mapping[str, str] | None) -> d
             "cookies": _response_cookies(resp),
             "headers": _har_headers(resp),
             "content": _content(resp),
-            "redirectURL": resp.header("Location") or "",
+            "redirectURL": _header(resp, "Location") or "",
             "headersSize": _headers_size(resp),
             "bodySize": len(_payload(resp)),
         }
