@@ -434,7 +434,7 @@ def _curl_command(req: CapturedRequest, public_urls: Mapping[str, str] | None) -
     for name in _CURL_DEFAULTS:
         if name.lower() not in names:
             args += ["--header", f"{name}:"]
-    pipe = ""
+    heredoc = ""
     if body:
         if "content-type" not in names:
             args += ["--header", "Content-Type:"]
@@ -443,11 +443,16 @@ def _curl_command(req: CapturedRequest, public_urls: Mapping[str, str] | None) -
         else:
             args += ["--data-binary", "@-"]
             encoded = base64.encodebytes(body).decode("ascii")
-            pipe = f"base64 -d <<'NGROK_INSPECT_BODY' | \\\n{encoded}NGROK_INSPECT_BODY\n"
+            heredoc = f"{encoded}NGROK_INSPECT_BODY\n"
     args.append(full_url(req, public_urls))
     status = "pending" if req.status_code is None else str(req.status_code)
     comment = f"# {req.id}  {req.start.isoformat()}  {method} {hreq.uri} -> {status}"
-    return f"{comment.replace(chr(10), ' ')}\n{pipe}{' '.join(shlex.quote(a) for a in args)}\n"
+    command = " ".join(shlex.quote(a) for a in args)
+    if heredoc:  # the body follows the command line as a here-document
+        command = f"base64 -d <<'NGROK_INSPECT_BODY' | {command}\n{heredoc}"
+    else:
+        command += "\n"
+    return f"{comment.replace(chr(10), ' ')}\n{command}"
 
 
 def render_curl(

@@ -378,7 +378,10 @@ def test_curl_one_command_per_request_oldest_first() -> None:
     reqs = recorded()
     out = render_export(reqs, "curl", public_urls=PUBLIC)
     assert out.startswith("#!/bin/sh\n")
-    cmds = [ln for ln in out.splitlines() if ln.startswith("curl ")]
+    heredoc = "base64 -d <<'NGROK_INSPECT_BODY' | "
+    cmds = [
+        ln.removeprefix(heredoc) for ln in out.splitlines() if ln.startswith(("curl ", heredoc))
+    ]
     assert len(cmds) == len(reqs)
     ids = [ln.split()[1] for ln in out.splitlines() if ln.startswith("# airt_")]
     assert ids == [r.id for r in reversed(reqs)]  # the agent serves newest first
@@ -394,3 +397,5 @@ def test_curl_one_command_per_request_oldest_first() -> None:
     assert headers.count("X-Multi: first") == 1 and headers.count("X-Multi: second") == 1
     assert "Cookie: [REDACTED]" in headers
     assert not any(a.lower().startswith(("host:", "content-length:")) for a in hook)
+    upload = shlex.split(cmds[ids.index("airt_3Mk9EtjUWTuC3j7R2MS2h9rrQOO")])
+    assert upload[upload.index("--data-binary") + 1] == "@-"  # 200 KB: too big for argv
