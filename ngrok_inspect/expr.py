@@ -602,19 +602,19 @@ class RequestSource:
     def _msg(self, side: str) -> HttpMessage | None:
         return self.req.request if side == "req" else self.req.response
 
+    _GETTERS: ClassVar[dict[str, Callable[[CapturedRequest], Any]]] = {
+        "method": lambda r: r.method,
+        "path": lambda r: r.path,
+        "uri": lambda r: r.request.uri,
+        "status": lambda r: r.status_code,
+        "duration_ms": lambda r: r.duration_ms,
+        "tunnel": lambda r: r.tunnel_name,
+        "remote_addr": lambda r: r.remote_addr,
+        "id": lambda r: r.id,
+    }
+
     def field(self, name: str) -> Any:
-        r = self.req
-        getters: dict[str, Callable[[], Any]] = {
-            "method": lambda: r.method,
-            "path": lambda: r.path,
-            "uri": lambda: r.request.uri,
-            "status": lambda: r.status_code,
-            "duration_ms": lambda: r.duration_ms,
-            "tunnel": lambda: r.tunnel_name,
-            "remote_addr": lambda: r.remote_addr,
-            "id": lambda: r.id,
-        }
-        return getters[name]()
+        return self._GETTERS[name](self.req)
 
     def header(self, side: str, name: str) -> str | None:
         msg = self._msg(side)

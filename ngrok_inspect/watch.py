@@ -58,9 +58,11 @@ __all__ = [
     "wait_for",
 ]
 
-#: entries of the same second may come in any order, and a clock may be off a little:
-#: every poll reaches this far below the newest entry it saw before.
-SLACK = timedelta(seconds=2)
+#: ids (and start times) resolve to the second, and entries of one second come in any
+#: order: every poll reaches this far below the newest entry it saw before, so that an
+#: entry inserted a little after its start is not taken for an old one. The price: a poll
+#: fetches every entry of the last second or two (see docs/benchmarks.md).
+SLACK = timedelta(seconds=1)
 MAX_LIMIT = 1_000_000
 
 

@@ -215,9 +215,12 @@ def test_where_on_request_and_record_agree(recorded: list[CapturedRequest]) -> N
         'req.body ~ "Jane"',
         "duration_ms >= 0 and tunnel == 'web' and remote_addr != null",
         "res.json != null",
+        'uri ~ "[?]" and id ~ "^airt_" and path != uri',
+        "method in ['GET', 'HEAD'] and status_code < 300",
     ]
     for text in exprs:
         expr = parse_expression(text)
+        assert any(expr.evaluate(r) for r in recorded), text  # each one selects something
         for r in recorded:
             assert expr.evaluate(r) == expr.evaluate_record(r.to_dict()), (text, r.path)
 
