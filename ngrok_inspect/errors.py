@@ -91,6 +91,8 @@ class AgentTimeoutError(AgentUnreachableError):
         super().__init__(
             url,
             f"no answer within {timeout:g}s",
+            message=f"the agent at {url} accepted the connection but gave no answer within "
+            f"{timeout:g}s",
             hint="The agent may be busy or hung; raise --timeout or restart the agent",
         )
         self.timeout = timeout
