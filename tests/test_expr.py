@@ -300,3 +300,21 @@ def test_fuzz_only_expression_error_or_bool(text: str) -> None:
     assert expr.evaluate_record(RECORD) in (True, False)
     assert expr.evaluate_record(PENDING) in (True, False)
     assert expr.evaluate_record({}) in (True, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ALPHABET, max_size=25).map(" ".join))
+def test_fuzz_on_real_captures(text: str) -> None:
+    import json as _json
+    from pathlib import Path
+
+    from ngrok_inspect.models import CapturedRequest
+
+    path = Path(__file__).parent / "fixtures" / "agent-2.3.41" / "requests.json"
+    reqs = [CapturedRequest.from_api(d) for d in _json.loads(path.read_text())["requests"]]
+    try:
+        expr = parse_expression(text)
+    except ExpressionError:
+        return
+    for r in reqs:
+        assert expr.evaluate(r) in (True, False)

@@ -201,3 +201,28 @@ def test_follow_in_a_thread_sees_each_request_once(agent: Any, client: AgentClie
     t.join(10)
     assert not t.is_alive()
     assert seqs == list(range(1, 16))
+
+
+def test_pending_request_is_emitted_once_it_completes(agent: Any, client: AgentClient) -> None:
+    url = public_url(agent)
+    poller = Poller(client, page=2)
+    poller.poll()
+    slow = threading.Thread(target=get, args=(f"{url}/slow?ms=1500",), daemon=True)
+    slow.start()
+    # the slow request is captured (pending) before it completes
+    saw_pending = False
+    for _ in range(100):
+        if any(r.pending for r in client.list_requests(limit=5)):
+            saw_pending = True
+            break
+        threading.Event().wait(0.02)
+    assert saw_pending
+    assert poller.poll() == []  # pending: not yet
+    for n in range(1, 6):  # push it off the page (page=2)
+        get(f"{url}/seq/{n}")
+    first = poller.poll()
+    assert [e.request.path for e in first if e.request] == [f"/seq/{n}" for n in range(1, 6)]
+    slow.join(10)
+    done = poller.poll()
+    assert [(e.request.path, e.request.status_code) for e in done if e.request] == [("/slow", 200)]
+    assert poller.poll() == []
