@@ -332,3 +332,10 @@ def test_redacted_curl_sends_no_secret(
     assert ("Cookie", "[REDACTED]") in headers
     assert [v for k, v in headers if k == "X-Multi"] == ["first", "second"]
     assert arrival["target"] == "/headers"
+
+
+def test_output_dash_is_stdout(fixture_agent: FixtureAgentServer, tmp_path: Path) -> None:
+    r = run(fixture_agent.url, "-F", "ndjson", "-o", "-", "--limit", "1")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["id"] == "airt_3Mk9FnMCUO6FVwLDSH9S0NIhaMS"
+    assert r.stderr == ""

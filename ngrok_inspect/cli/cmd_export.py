@@ -59,7 +59,7 @@ def export_command(
             "-o",
             metavar="FILE",
             dir_okay=False,
-            help="Write to FILE atomically (all or nothing) instead of stdout.",
+            help="Write to FILE atomically (all or nothing) instead of stdout ('-': stdout).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite FILE when it exists.")] = False,
@@ -105,7 +105,7 @@ def export_command(
     what = f"{len(reqs)} request{'s' if len(reqs) != 1 else ''}"
     if not reqs:
         output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
-    if output_file is None:
+    if output_file is None or str(output_file) == "-":
         output.write(text)
         return
     write_atomic(output_file, text, force=force)
