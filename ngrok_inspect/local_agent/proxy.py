@@ -24,7 +24,7 @@ from yarl import URL
 
 from ngrok_inspect.local_agent.ksuid import request_id
 from ngrok_inspect.local_agent.metrics import TunnelMetrics
-from ngrok_inspect.local_agent.store import Entry, Message, Store, header_map
+from ngrok_inspect.local_agent.store import Entry, Message, Store
 
 if TYPE_CHECKING:
     from aiohttp.web_protocol import RequestHandler
@@ -41,6 +41,7 @@ HOP_BY_HOP = frozenset(
         "trailer",
     }
 )
+SMALL_BODY = 64 * 1024  # bodies up to this size are read whole instead of streamed
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
@@ -249,11 +250,10 @@ class Proxy:
         uri: str,
         proto: str,
         head: bytes,
-        headers: dict[str, list[str]],
         chunked: bool,
     ) -> Entry:
         now = time.time()
-        msg = Message(head, headers, chunked=chunked)
+        msg = Message(head, chunked=chunked)
         entry = Entry(request_id(now), tunnel.name, remote, now, method, uri, proto, msg)
         if tunnel.inspect:
             self.store.add(entry)
@@ -263,9 +263,7 @@ class Proxy:
         self, entry: Entry, proto: str, status: int, reason: str, raw_headers: Any
     ) -> Message:
         msg = Message(
-            response_head(proto, status, reason, raw_headers),
-            header_map(raw_headers, drop=("Transfer-Encoding",)),
-            chunked=is_chunked(raw_headers),
+            response_head(proto, status, reason, raw_headers), chunked=is_chunked(raw_headers)
         )
         entry.response = msg
         entry.status_code = status
@@ -300,7 +298,6 @@ class Proxy:
             uri,
             proto,
             request_head(method, uri, proto, raw_headers),
-            header_map(raw_headers, drop=("Transfer-Encoding",)),
             chunked,
         )
         if tunnel.upstream is None:
@@ -311,8 +308,20 @@ class Proxy:
 
             return await relay_websocket(self, tunnel, entry, request, remote, t0)
 
-        body: AsyncIterator[bytes] | None = None
-        if request.body_exists:
+        body: AsyncIterator[bytes] | bytes | None = None
+        length = request.content_length
+        if not request.body_exists:
+            entry.request.complete = True
+        elif not chunked and length is not None and length <= SMALL_BODY:
+            # small bodies: read whole, so the upstream gets head and body in one write
+            try:
+                body = await request.read()
+            except (aiohttp.ClientPayloadError, ConnectionError, OSError):
+                self._finish(tunnel, entry, t0)
+                raise
+            entry.request.add_body(body, self.capture_limit)
+            entry.request.complete = True
+        else:
             body = self._tee(request, entry.request)
         headers = forward_headers(raw_headers, remote, tunnel.proto)
         url = URL(tunnel.upstream + uri, encoded=True)
@@ -337,8 +346,6 @@ class Proxy:
                 self._finish(tunnel, entry, t0)
                 raise
             return await self._fail(tunnel, entry, request, t0, 502, "Bad Gateway", _describe(exc))
-        if body is None:
-            entry.request.complete = True
         try:
             return await self._relay_response(tunnel, entry, request, upstream, t0)
         finally:
@@ -369,6 +376,17 @@ class Proxy:
         msg = self._record_response(entry, proto, upstream.status, reason, raw)
         out = web.StreamResponse(status=upstream.status, reason=reason or None)
         drop = HOP_BY_HOP | connection_tokens(raw)
+        length = upstream.content_length
+        small = (
+            length is not None
+            and length <= SMALL_BODY
+            and msg.chunk_sizes is None
+            and upstream.status >= 200
+            and upstream.status not in (204, 304)
+            and request.method != "HEAD"
+        )
+        if small:
+            drop = drop | {"content-length"}  # web.Response sets it from the body
         for k, val in raw:
             name = k.decode("latin-1")
             low = name.lower()
@@ -376,6 +394,20 @@ class Proxy:
                 continue
             out.headers.add(name, val.decode("latin-1"))
         limit = self.capture_limit
+        if small:
+            # small bodies: one write of head and body to the client
+            try:
+                data = await upstream.read()
+            except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+                data = None
+            if data is not None:
+                msg.add_body(data, limit)
+                msg.complete = True
+                self._finish(tunnel, entry, t0)
+                answer = web.Response(status=upstream.status, reason=reason or None, body=data)
+                answer.headers.extend(out.headers)
+                return answer
+            out.headers["Content-Length"] = str(length)
         try:
             await out.prepare(request)
             async for data, end in chunks(upstream.content):
@@ -465,7 +497,6 @@ class Proxy:
             original.uri,
             original.proto,
             src.head,
-            src.headers,
             src.chunk_sizes is not None,
         )
         entry.request.body = bytearray(src.body)
@@ -481,12 +512,12 @@ class Proxy:
             msg.complete = True
             self._finish(tunnel, entry, t0)
             return entry
-        wire = _head_headers(src.head)
+        wire = src.header_fields
         headers = forward_headers(wire, "", tunnel.proto)
         if "Content-Length" in headers:
             del headers["Content-Length"]
         data = bytes(src.body) if src.body else None
-        if data is None and src.headers.get("Content-Length"):
+        if data is None and any(k.lower() == b"content-length" for k, _ in wire):
             headers["Content-Length"] = "0"
         try:
             async with self.session.request(
@@ -522,17 +553,6 @@ class Proxy:
         msg = self._record_response(entry, "HTTP/1.1", status, reason, headers)
         msg.add_body(body, self.capture_limit)
         msg.complete = True
-
-
-def _head_headers(head: bytes) -> list[tuple[bytes, bytes]]:
-    """The header fields of a head this module built (``request_head``), in order."""
-    out = []
-    for line in head.split(b"\r\n")[1:]:
-        if not line:
-            break
-        k, _, v = line.partition(b": ")
-        out.append((k, v))
-    return out
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
-ENTRY_OVERHEAD = 512  # bookkeeping bytes charged per entry besides the raw messages
+ENTRY_OVERHEAD = 700  # Python object bytes per entry besides its messages (measured: ~650)
 
 
 def canonical_header(name: str) -> str:
@@ -38,16 +38,24 @@ def header_map(
     return dict(sorted(out.items()))
 
 
+def head_fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """The ``(name, value)`` fields of a head built by ``request_head``/``response_head``."""
+    out = []
+    for line in head.split(b"\r\n")[1:]:
+        if not line:
+            break
+        k, _, v = line.partition(b": ")
+        out.append((k, v))
+    return out
+
+
 class Message:
     """One captured HTTP message: head bytes, captured body, chunk framing, headers map."""
 
-    __slots__ = ("body", "chunk_sizes", "complete", "cut", "head", "headers", "open_chunk")
+    __slots__ = ("body", "chunk_sizes", "complete", "cut", "head", "open_chunk")
 
-    def __init__(
-        self, head: bytes, headers: dict[str, list[str]], *, chunked: bool = False
-    ) -> None:
+    def __init__(self, head: bytes, *, chunked: bool = False) -> None:
         self.head = head
-        self.headers = headers
         self.body = bytearray()
         self.chunk_sizes: list[int] | None = [] if chunked else None
         self.complete = False  # the whole body passed (even if not all of it was kept)
@@ -79,9 +87,19 @@ class Message:
             self.body += data
 
     @property
+    def header_fields(self) -> list[tuple[bytes, bytes]]:
+        """The header fields of the head, in wire order (the head was built from them)."""
+        return head_fields(self.head)
+
+    @property
+    def headers(self) -> dict[str, list[str]]:
+        """Canonical name -> values; ``Transfer-Encoding`` left out, as Go's agent does."""
+        return header_map(self.header_fields, drop=("Transfer-Encoding",))
+
+    @property
     def size(self) -> int:
-        """Bytes this message occupies in the store."""
-        return len(self.head) + len(self.body)
+        """Bytes this message occupies in the store (2x the head: its decoded headers)."""
+        return 2 * len(self.head) + len(self.body)
 
     def raw(self) -> bytes:
         """The message as it was on the wire (as far as it was captured)."""
