@@ -25,7 +25,7 @@ class Receiver(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         event = json.loads(body or b"{}").get("event")
-        self.send_response(202 if event == "push" else 422)
+        self.send_response(204 if event == "push" else 422)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -67,18 +67,18 @@ def test_fixture_override_and_wait_for(pytester: pytest.Pytester) -> None:
         def test_push(ngrok):
             assert ngrok.public_url.startswith("http://127.0.0.1:")
             assert post(ngrok.public_url + "/webhook", {"event": "push", "ref": "main"},
-                        {"X-GitHub-Event": "push"}) == 202
+                        {"X-GitHub-Event": "push"}) == 204
             [req] = ngrok.wait_for(method="POST", path="/webhook",
                                    header="X-GitHub-Event: push",
                                    where='req.json.ref == "main"', timeout=10)
-            assert req.status_code == 202
+            assert req.status_code == 204
             assert req.request.body.json == {"event": "push", "ref": "main"}
             assert [r.id for r in ngrok.requests(status="2xx")] == [req.id]
 
         def test_count_and_expect_status(ngrok):
             post(ngrok.public_url + "/a", {"event": "push"})
             post(ngrok.public_url + "/b", {"event": "push"})
-            reqs = ngrok.wait_for(count=2, expect_status="202", timeout=10)
+            reqs = ngrok.wait_for(count=2, expect_status="204", timeout=10)
             assert sorted(r.path for r in reqs) == ["/a", "/b"]
             ngrok.clear()
             assert ngrok.requests() == []
@@ -135,8 +135,8 @@ def test_upstream_from_marker_and_missing_upstream(pytester: pytest.Pytester) ->
             request.node.add_marker(pytest.mark.ngrok_upstream(receiver))
 
         def test_marker(url_holder, ngrok):
-            assert post(ngrok.public_url + "/x", {"event": "push"}) == 202
-            assert ngrok.wait_for(path="/x", timeout=10)[0].status_code == 202
+            assert post(ngrok.public_url + "/x", {"event": "push"}) == 204
+            assert ngrok.wait_for(path="/x", timeout=10)[0].status_code == 204
             assert ngrok.api_url.startswith("http://127.0.0.1:")
 
         def test_missing(ngrok):
