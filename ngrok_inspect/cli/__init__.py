@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(args: list[str]) -> int:
     """Run one command line; return its exit code (the one error boundary)."""
+    if "--version" in args[: _first_positional(args)]:
+        # answered before typer (and its pydantic) is even imported: start-up matters here
+        from ngrok_inspect import __version__
+
+        sys.stdout.write(f"ngrok-inspect {__version__}\n")
+        return int(ExitCode.OK)
     import typer.main
     from typer._click.exceptions import ClickException, UsageError
     from typer.exceptions import Abort, Exit
