@@ -193,6 +193,8 @@ class RequestFilter:
         object.__setattr__(self, "statuses", tuple(self.statuses))
         object.__setattr__(self, "paths", tuple(self.paths))
         object.__setattr__(self, "headers", tuple(tuple(h) for h in self.headers))
+        if self.since is not None and self.since.tzinfo is None:
+            object.__setattr__(self, "since", self.since.astimezone())  # naive: local time
 
     @property
     def is_empty(self) -> bool:

@@ -168,6 +168,10 @@ def test_since(recorded: list[CapturedRequest]) -> None:
     assert kept and all(r.start >= middle for r in kept)
     assert len(kept) == sum(1 for s in starts if s >= middle)
     assert RequestFilter(since=starts[-1] + timedelta(seconds=1)).apply(recorded) == []
+    # a naive datetime from Python is local time, made aware (no TypeError when comparing)
+    naive = RequestFilter(since=datetime(2000, 1, 1))
+    assert naive.since is not None and naive.since.tzinfo is not None
+    assert len(naive.apply(recorded)) == len(recorded)
 
 
 def test_headers(recorded: list[CapturedRequest]) -> None:
