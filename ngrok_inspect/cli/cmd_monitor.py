@@ -95,7 +95,13 @@ def run_monitor(
                 )
 
 
-@app.command("monitor")
+@app.command(
+    "monitor",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect monitor --interval 5m --max-error-rate 5%\n\n"
+    "  ngrok-inspect monitor --max-rate 600 --exec 'notify-send \"ngrok alert\"'\n\n"
+    "  ngrok-inspect monitor --tunnel web --json --exit-on-alert",
+)
 def monitor_command(
     tunnel: TunnelOpt = None,
     method: MethodOpt = None,
@@ -107,25 +113,35 @@ def monitor_command(
     body_contains: BodyContainsOpt = None,
     where: WhereOpt = None,
     interval: Annotated[
-        str, typer.Option("--interval", "-i", help="Length of one interval (60s, 5m).")
+        str,
+        typer.Option(
+            "--interval", "-i", metavar="DURATION", help="Length of one interval (60s, 5m)."
+        ),
     ] = "60s",
     max_rate: Annotated[
         float | None,
-        typer.Option("--max-rate", min=0, help="Alert above this many requests per minute."),
+        typer.Option(
+            "--max-rate", min=0, metavar="N", help="Alert above this many requests per minute."
+        ),
     ] = None,
     max_error_rate: Annotated[
         str | None,
-        typer.Option("--max-error-rate", help="Alert above this error ratio (0.05 or 5%)."),
+        typer.Option(
+            "--max-error-rate", metavar="RATIO", help="Alert above this error ratio (0.05 or 5%)."
+        ),
     ] = None,
     exec_command: Annotated[
         str | None,
-        typer.Option("--exec", help="Shell command run on each alert, alert JSON on stdin."),
+        typer.Option(
+            "--exec", metavar="CMD", help="Shell command run on each alert, alert JSON on stdin."
+        ),
     ] = None,
     exit_on_alert: Annotated[
         bool, typer.Option("--exit-on-alert", help="Exit with code 6 at the first alert.")
     ] = False,
     intervals: Annotated[
-        int | None, typer.Option("--intervals", min=1, help="Stop after this many intervals.")
+        int | None,
+        typer.Option("--intervals", min=1, metavar="N", help="Stop after this many intervals."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print NDJSON objects.")] = False,
 ) -> None:

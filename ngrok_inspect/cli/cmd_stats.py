@@ -41,7 +41,12 @@ def run_stats(flt: RequestFilter, *, top: int, as_json: bool) -> None:
     make_console(no_color=st.no_color).print(stats_renderable(stats))
 
 
-@app.command("stats")
+@app.command(
+    "stats",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect stats --since 1h --top 5\n\n"
+    "  ngrok-inspect stats --tunnel web --json | jq .duration",
+)
 def stats_command(
     tunnel: TunnelOpt = None,
     method: MethodOpt = None,
@@ -53,7 +58,10 @@ def stats_command(
     body_contains: BodyContainsOpt = None,
     where: WhereOpt = None,
     top: Annotated[
-        int, typer.Option("--top", min=1, help="How many paths, slow paths and errors to list.")
+        int,
+        typer.Option(
+            "--top", min=1, metavar="N", help="How many paths, slow paths and errors to list."
+        ),
     ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:

@@ -68,7 +68,14 @@ def run_wait(
         printer.request(req)
 
 
-@app.command("wait")
+@app.command(
+    "wait",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect wait --method POST --path /webhook --timeout 60s\n\n"
+    "  ngrok-inspect wait --exec './send-webhook' --where 'req.json.ref == \"refs/heads/main\"'"
+    " --expect-status 2xx --json > webhook.json\n\n"
+    "  ngrok-inspect wait --count 3 --header 'X-GitHub-Event: push' --include-existing",
+)
 def wait_command(
     tunnel: TunnelOpt = None,
     method: MethodOpt = None,
@@ -80,10 +87,16 @@ def wait_command(
     body_contains: BodyContainsOpt = None,
     where: WhereOpt = None,
     count: Annotated[
-        int, typer.Option("--count", "-n", min=1, help="How many matching requests to wait for.")
+        int,
+        typer.Option(
+            "--count", "-n", min=1, metavar="N", help="How many matching requests to wait for."
+        ),
     ] = 1,
     timeout: Annotated[
-        str, typer.Option("--timeout", "-t", help="Give up after this long (30s, 2m, 90).")
+        str,
+        typer.Option(
+            "--timeout", "-t", metavar="DURATION", help="Give up after this long (30s, 2m, 90)."
+        ),
     ] = "30s",
     include_existing: Annotated[
         bool,
@@ -95,6 +108,7 @@ def wait_command(
         str | None,
         typer.Option(
             "--expect-status",
+            metavar="CODES",
             help="Fail (exit 6) if a matching request got another status (2xx, 200,204).",
         ),
     ] = None,
@@ -102,6 +116,7 @@ def wait_command(
         str | None,
         typer.Option(
             "--exec",
+            metavar="CMD",
             help="Shell command to run once the starting point is recorded (the trigger).",
         ),
     ] = None,
