@@ -7,6 +7,7 @@ import http.client
 import json
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -339,3 +340,42 @@ def test_output_dash_is_stdout(fixture_agent: FixtureAgentServer, tmp_path: Path
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["id"] == "airt_3Mk9FnMCUO6FVwLDSH9S0NIhaMS"
     assert r.stderr == ""
+
+
+def test_exporting_core_loads_no_ui_or_server_libraries() -> None:
+    from tests.test_core_imports import loaded_after_import
+
+    assert loaded_after_import(["ngrok_inspect.exporting"]) == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "har", "curl"])
+def test_export_command_never_loads_rich_or_aiohttp(
+    fixture_agent: FixtureAgentServer, fmt: str
+) -> None:
+    code = (
+        "import sys\n"
+        "from ngrok_inspect.cli import run\n"
+        f"code = run(['export', '--api-url', {fixture_agent.url!r}, '-F', {fmt!r}])\n"
+        "sys.stderr.write(repr((code, sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('rich', 'aiohttp')))))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert r.stderr.strip().endswith("(0, [])"), r.stderr
+    assert r.stdout
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="needs jq")
+def test_installed_command_in_a_jq_pipeline(fixture_agent: FixtureAgentServer) -> None:
+    exe = shutil.which("ngrok-inspect") or str(Path(sys.executable).parent / "ngrok-inspect")
+    r = subprocess.run(
+        f"'{exe}' export --api-url {fixture_agent.url} -F ndjson --errors | jq -r .path",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["/boom", "/does-not-exist"]
