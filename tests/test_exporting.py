@@ -399,3 +399,51 @@ def test_curl_one_command_per_request_oldest_first() -> None:
     assert not any(a.lower().startswith(("host:", "content-length:")) for a in hook)
     upload = shlex.split(cmds[ids.index("airt_3Mk9EtjUWTuC3j7R2MS2h9rrQOO")])
     assert upload[upload.index("--data-binary") + 1] == "@-"  # 200 KB: too big for argv
+
+
+def _capture(method: str, raw_req: bytes, uri: str = "/c") -> CapturedRequest:
+    obj = secret_capture()
+    obj["request"].update(method=method, uri=uri, raw=_b64(raw_req), headers={})
+    return CapturedRequest.from_api(obj)
+
+
+def test_curl_sends_a_chunked_body_de_chunked_and_head_with_head() -> None:
+    raw = (
+        b"PUT /c HTTP/1.1\r\nHost: h.example\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: text/plain\r\nX-Empty: \r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+    )
+    out = render_export([_capture("PUT", raw)], "curl", redact=False)
+    cmd = shlex.split(out.splitlines()[-1])
+    assert cmd[cmd.index("--data-raw") + 1] == "hello world"
+    assert cmd[cmd.index("--request") + 1] == "PUT"
+    assert "X-Empty;" in cmd
+    assert not any(a.lower().startswith("transfer-encoding") for a in cmd)
+    assert cmd[-1] == "http://h.example/c"
+    head = render_export([_capture("HEAD", b"HEAD /c HTTP/1.1\r\nHost: h\r\n\r\n")], "curl")
+    cmd = shlex.split(head.splitlines()[-1])
+    assert "--head" in cmd and "--request" not in cmd
+    assert "User-Agent:" in cmd and "Accept:" in cmd  # curl's defaults removed
+
+
+def test_har_multipart_params_and_decoded_request_text() -> None:
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="title"\r\n\r\nhi\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a.bin"\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\n\x00\x01\xff\r\n--XyZ--\r\n"
+    )
+    raw = (
+        b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    doc = json.loads(render_export([_capture("POST", raw, "/up")], "har"))
+    check_har_1_2(doc)
+    post = doc["log"]["entries"][0]["request"]["postData"]
+    assert post["mimeType"] == "multipart/form-data; boundary=XyZ"
+    assert post["params"][0] == {"name": "title", "value": "hi"}
+    assert post["params"][1] == {
+        "name": "f",
+        "fileName": "a.bin",
+        "contentType": "application/octet-stream",
+    }
+    assert base64.b64decode(post["text"]) == body  # binary multipart: exact bytes
