@@ -18,7 +18,7 @@ Grammar (keywords are case-insensitive; ``&&``, ``||`` and ``!`` are aliases)::
     literal    := STRING | NUMBER | "true" | "false" | "null"
     field      := "method" | "path" | "uri" | "status" | "duration_ms" | "tunnel"
                 | "remote_addr" | "id"
-                | ("req" | "res") "." "header" "[" STRING "]"
+                | ("req" | "res") "." "header" ( "[" STRING "]" | "." HEADER-NAME )
                 | ("req" | "res") "." "body"
                 | ("req" | "res") "." "json" ( "." NAME | "[" (STRING | INTEGER) "]" )*
 
@@ -98,6 +98,7 @@ class Token:
 _KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
 _OPS = ("==", "!=", "<=", ">=", "!~", "&&", "||", "<", ">", "~", "!", "(", ")", "[", "]", ",", ".")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
 
@@ -128,6 +129,13 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("NUMBER", number, i, raw))
             i = m.end()
             continue
+        if _after_header_dot(tokens):
+            # req.header.x-github-event: a header name, dashes included
+            m = _HEADER_NAME_RE.match(text, i)
+            if m:
+                tokens.append(Token("STRING", m.group(), i, m.group()))
+                i = m.end()
+                continue
         m = _NAME_RE.match(text, i)
         if m:
             word = m.group()
@@ -152,6 +160,22 @@ def tokenize(text: str) -> list[Token]:
             raise ExpressionError(f"unexpected character {shown!r}", text, i + 1)
     tokens.append(Token("END", None, n, ""))
     return tokens
+
+
+def _after_header_dot(tokens: list[Token]) -> bool:
+    """True right after ``req.header.`` / ``res.headers.``."""
+    if len(tokens) < 4:
+        return False
+    side, dot1, word, dot2 = tokens[-4:]
+    return (
+        side.kind == "NAME"
+        and side.value in ("req", "res")
+        and dot1.value == "."
+        and word.kind == "NAME"
+        and word.value in ("header", "headers")
+        and dot2.kind == "OP"
+        and dot2.value == "."
+    )
 
 
 def _read_string(text: str, start: int) -> tuple[str, int]:
@@ -555,7 +579,14 @@ class _Parser:
             raise self.error(f"expected 'header', 'json' or 'body' after '{name}.'")
         self.advance()
         if part.value in ("header", "headers"):
-            self.expect_op("[", "'[' after 'header'")
+            if self.at("OP", "."):  # req.header.content-type
+                self.advance()
+                key = self.tok
+                if key.kind != "STRING":
+                    raise self.error("expected a header name after 'header.'")
+                self.advance()
+                return Field("header", name=key.value, side=name)
+            self.expect_op("[", "'[' or '.' after 'header'")
             key = self.tok
             if key.kind != "STRING":
                 raise self.error('expected a header name in quotes, e.g. header["content-type"]')

@@ -102,6 +102,9 @@ def ev(text: str, record: dict[str, Any] = RECORD) -> bool:
         ("req.headers['content-length'] > 70", True),  # numeric string vs number
         ("req.header['content-length'] == 71", True),
         ("req.header['x-missing'] == null", True),
+        ("req.header.x-github-event == 'push'", True),  # dotted form, dashes allowed
+        ("req.headers.Content-Length > 70 and method == 'POST'", True),
+        ("res.header.content-type ~ '^text/'", True),
         ("res.header['content-type'] ~ '^text/'", True),
         # JSON paths
         ("req.json.event == 'push'", True),
@@ -202,6 +205,8 @@ def test_null_semantics_on_a_pending_request(text: str, expected: bool) -> None:
         ("status @ 1", 8, "unexpected character '@'"),
         ("req.json.ref = 'main'", 14, "use '==' to compare"),
         ("req.header[1] == 'a'", 12, "header name in quotes"),
+        ("req.header. == 'a'", 13, "expected a header name after 'header.'"),
+        ("req.header == 'a'", 12, "expected '[' or '.' after 'header'"),
         ("req.cookie == 1", 5, "expected 'header', 'json' or 'body'"),
         ("req == 1", 5, "expected '.'"),
         ("method in 'GET'", 11, "expected '['"),
