@@ -21,7 +21,9 @@ FIXTURES = Path(__file__).parent / "fixtures" / "agent-2.3.41"
 
 
 @pytest.fixture(autouse=True)
-def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def hermetic_env(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Clear NGROK_*/colour variables, point config lookups at an empty temp home."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
