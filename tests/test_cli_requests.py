@@ -96,7 +96,7 @@ def test_list_empty_says_so_on_stderr(fixture_agent: FixtureAgentServer) -> None
     r = invoke(["requests", "list", "--tunnel", "nope", "--api-url", fixture_agent.url])
     assert r.exit_code == 0
     assert r.stdout == ""
-    assert r.stderr.startswith("No captured requests (tunnel 'nope')")
+    assert r.stderr.startswith("No captured requests matching tunnel 'nope' at ")
 
 
 @pytest.mark.parametrize(

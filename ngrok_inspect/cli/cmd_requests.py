@@ -106,7 +106,8 @@ def list_command(
     with st.client() as client:
         reqs = fetch_requests(client, flt, limit)
     if not reqs:
-        output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
+        matching = "" if flt.is_empty else f" matching {flt.describe()}"
+        output.notice(f"No captured requests{matching} at {st.settings.api_url}")
     if as_json:
         records = [r.to_dict() for r in reqs]
         output.write(output.dumps(records, indent=2 if output.is_terminal() else None))
