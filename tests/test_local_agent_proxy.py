@@ -346,3 +346,22 @@ def test_metrics_count_connections_and_requests(local_agent: LocalAgent) -> None
     m = wait_until(lambda: (lambda m: m if m["conns"]["gauge"] == 0 else None)(metrics()))
     assert m["conns"]["count"] == 1 and m["http"]["count"] == 3
     assert m["conns"]["p50"] > 0 and m["http"]["p50"] > 0
+
+
+def test_expect_100_continue_is_answered_by_the_agent(local_agent: LocalAgent) -> None:
+    host, port = local_agent.tunnels[0].public_url.split("//")[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(
+            b"POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        s.sendall(b"hello")
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    echo = json.loads(answer.partition(b"\r\n\r\n")[2])
+    assert echo["body"] == "hello"
+    assert "expect" not in {k.lower() for k, _ in echo["headers"]}
+    [e] = entries(local_agent)
+    assert b"Expect: 100-continue" in raw(e["request"])

@@ -123,7 +123,8 @@ def forward_headers(
     raw_headers: Any, remote_addr: str, scheme: str, *, keep_upgrade: bool = False
 ) -> CIMultiDict[str]:
     """The request headers to send upstream: hop-by-hop removed, X-Forwarded-* added."""
-    drop = HOP_BY_HOP | connection_tokens(raw_headers)
+    # Expect: 100-continue is answered by the agent itself (see Proxy.handle)
+    drop = HOP_BY_HOP | {"expect"} | connection_tokens(raw_headers)
     if keep_upgrade:
         drop = drop - {"upgrade", "connection"}
     out: CIMultiDict[str] = CIMultiDict()
@@ -308,6 +309,8 @@ class Proxy:
 
             return await relay_websocket(self, tunnel, entry, request, remote, t0)
 
+        if request.body_exists and request.headers.get("Expect", "").lower() == "100-continue":
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body: AsyncIterator[bytes] | bytes | None = None
         length = request.content_length
         if not request.body_exists:
