@@ -108,6 +108,17 @@ def list_command(
     if not reqs:
         matching = "" if flt.is_empty else f" matching {flt.describe()}"
         output.notice(f"No captured requests{matching} at {st.settings.api_url}")
+    print_list(reqs, no_color=st.no_color, as_json=as_json, quiet=quiet)
+
+
+def print_list(
+    reqs: list[CapturedRequest], *, no_color: bool, as_json: bool = False, quiet: bool = False
+) -> None:
+    """Print requests as ``requests list`` does: JSON records, ids, a table on a terminal,
+    or tab-separated lines when piped. Prints nothing for an empty list but ``[]`` with
+    ``as_json``."""
+    from ngrok_inspect.render import output
+
     if as_json:
         records = [r.to_dict() for r in reqs]
         output.write(output.dumps(records, indent=2 if output.is_terminal() else None))
@@ -118,13 +129,30 @@ def list_command(
     elif output.is_terminal():
         from ngrok_inspect.render.requests import list_renderable
 
-        console = output.make_console(no_color=st.no_color)
+        console = output.make_console(no_color=no_color)
         table = list_renderable(reqs, width=console.width)
         console.print(table, crop=True, no_wrap=True, overflow="ellipsis")
     else:
         from ngrok_inspect.render.requests import list_plain
 
         output.write(list_plain(reqs))
+
+
+def print_detail(
+    req: CapturedRequest, public_urls: dict[str, str] | None = None, *, no_color: bool
+) -> None:
+    """Print one request as ``requests show`` does (rich on a terminal, plain text piped);
+    ``public_urls`` (tunnel name -> public URL) completes the request's URL."""
+    from ngrok_inspect.render import output
+
+    if output.is_terminal():
+        from ngrok_inspect.render.requests import detail_renderable
+
+        output.make_console(no_color=no_color).print(detail_renderable(req, public_urls))
+    else:
+        from ngrok_inspect.render.requests import detail_plain
+
+        output.write(detail_plain(req, public_urls))
 
 
 @requests_app.command(
@@ -178,14 +206,8 @@ def show_command(
                 hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
             )
         output.write_bytes(msg.body.data)
-    elif output.is_terminal():
-        from ngrok_inspect.render.requests import detail_renderable
-
-        output.make_console(no_color=st.no_color).print(detail_renderable(req, public_urls))
     else:
-        from ngrok_inspect.render.requests import detail_plain
-
-        output.write(detail_plain(req, public_urls))
+        print_detail(req, public_urls, no_color=st.no_color)
 
 
 def _public_urls(client: AgentClient) -> dict[str, str]:
