@@ -146,3 +146,31 @@ def test_clear_local_agent(local_agent: Any) -> None:
     assert "Deleted 12 captured requests" in r.stderr
     r = invoke(["requests", "list", "--json", "--api-url", url])
     assert r.stdout.strip() == "[]"
+
+
+# -- requests list --follow (wired to cmd_follow.run_follow) ------------------------------
+
+
+def test_list_follow_count_prints_new_requests(local_agent: Any) -> None:
+    import threading
+    import time
+
+    import requests
+
+    public = local_agent.tunnels[0].public_url
+    requests.get(public + "/before", timeout=10)  # already held: not printed
+
+    def later() -> None:
+        time.sleep(0.8)
+        requests.post(public + "/webhook?n=1", json={"n": 1}, timeout=10)
+        requests.get(public + "/after", timeout=10)
+
+    sender = threading.Thread(target=later)
+    sender.start()
+    r = invoke(
+        ["requests", "list", "-f", "--count", "2", "--json", "--api-url", local_agent.api_url]
+    )
+    sender.join()
+    assert r.exit_code == 0, r.stderr
+    records = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x["uri"] for x in records] == ["/webhook?n=1", "/after"]
