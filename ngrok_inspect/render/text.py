@@ -196,8 +196,9 @@ def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
 
 def body_summary(body: Body) -> str:
     """``application/json · 71 B · gzip`` for section titles."""
-    bits = [body.content_type or ("-" if body.kind == "empty" else "no content-type")]
-    bits.append(human_size(body.size))
+    if body.kind == "empty" and not body.wire:
+        return "empty"
+    bits = [body.content_type or "no content-type", human_size(body.size)]
     if body.encoding:
         bits.append(body.encoding)
     if body.truncated:
