@@ -21,12 +21,10 @@ mitmproxy``). Without it the comparison is against direct access only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -63,9 +61,11 @@ asyncio.run(main())
 
 LOADGEN_CODE = r"""
 import asyncio, json, sys, time
-host, port, conns, duration, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+host, port, conns = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+duration, total = float(sys.argv[4]), int(sys.argv[5])
+BODY = b'{"k": "' + b"v" * 55 + b'"}'
 REQ = (b"POST /bench?x=1 HTTP/1.1\r\nHost: " + f"{host}:{port}".encode()
-       + b"\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n" + b"{" + b"\"k\": \"" + b"v" * 55 + b"\"}")
+       + b"\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n" + BODY)
 lat = []; done = 0; errors = 0
 async def worker(stop_at):
     global done, errors

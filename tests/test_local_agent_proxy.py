@@ -365,3 +365,80 @@ def test_expect_100_continue_is_answered_by_the_agent(local_agent: LocalAgent) -
     assert "expect" not in {k.lower() for k, _ in echo["headers"]}
     [e] = entries(local_agent)
     assert b"Expect: 100-continue" in raw(e["request"])
+
+
+class RawUpstream:
+    """A socket server answering requests with fixed bytes. ``keep``: how many requests a
+    connection answers before it closes on the next one without answering (0: it
+    answers one and closes at once) - a keep-alive connection going stale in flight."""
+
+    def __init__(self, answer: bytes, keep: int) -> None:
+        self.answer = answer
+        self.keep = keep
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            for answered in range(max(self.keep, 1) + 1):
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                if answered >= max(self.keep, 1) or (self.keep == 0 and answered):
+                    return  # read the request, close without an answer
+                conn.sendall(self.answer)
+                if self.keep == 0:
+                    return
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_body_delimited_by_close_is_forwarded_whole() -> None:
+    up = RawUpstream(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody until eof", keep=0)
+    try:
+        with LocalAgent(up.url) as agent:
+            r = requests.get(agent.tunnels[0].public_url + "/eof", timeout=10)
+            assert r.content == b"body until eof"
+            [e] = entries(agent)
+            assert raw(e["response"]).endswith(b"\r\n\r\nbody until eof")
+    finally:
+        up.close()
+
+
+def test_a_stale_keep_alive_connection_is_retried_on_a_fresh_one() -> None:
+    up = RawUpstream(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", keep=1)
+    try:
+        with LocalAgent(up.url) as agent:
+            url = agent.tunnels[0].public_url
+            assert requests.get(url + "/one", timeout=10).content == b"ok"
+            # the kept-alive connection dies with the second request in flight
+            assert requests.get(url + "/two", timeout=10).content == b"ok"
+            assert [e["response"]["status_code"] for e in entries(agent)] == [200, 200]
+            assert up.connections == 2
+    finally:
+        up.close()
+
+
+def test_head_and_304_have_no_body(local_agent: LocalAgent) -> None:
+    url = local_agent.tunnels[0].public_url
+    r = requests.head(url + "/large", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Length"] == "200000" and r.content == b""
+    again = requests.get(url + "/search?q=1", timeout=10)  # the pooled connection still works
+    assert again.json()["query"] == {"q": ["1"]}

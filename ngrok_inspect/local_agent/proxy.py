@@ -25,6 +25,7 @@ from yarl import URL
 from ngrok_inspect.local_agent.ksuid import request_id
 from ngrok_inspect.local_agent.metrics import TunnelMetrics
 from ngrok_inspect.local_agent.store import Entry, Message, Store
+from ngrok_inspect.local_agent.upstream import PooledResponse, UpstreamPool
 
 if TYPE_CHECKING:
     from aiohttp.web_protocol import RequestHandler
@@ -71,6 +72,7 @@ class RunningTunnel:
     proto: str = "http"
     addr: str | None = None  # the upstream as the tunnel's config shows it
     metrics: TunnelMetrics = field(default_factory=TunnelMetrics, repr=False)
+    pool: UpstreamPool | None = field(default=None, repr=False)  # plain-HTTP upstreams
     server: Any = field(default=None, repr=False)
     listener: Any = field(default=None, repr=False)
 
@@ -327,18 +329,21 @@ class Proxy:
         else:
             body = self._tee(request, entry.request)
         headers = forward_headers(raw_headers, remote, tunnel.proto)
-        url = URL(tunnel.upstream + uri, encoded=True)
+        upstream: aiohttp.ClientResponse | PooledResponse
         try:
-            upstream = await self.session.request(
-                method,
-                url,
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                skip_auto_headers=SKIP_AUTO_HEADERS,
-                timeout=self.timeout,
-                compress=False,
-            )
+            if tunnel.pool is not None and (body is None or isinstance(body, bytes)):
+                upstream = await tunnel.pool.request(method, uri, headers, body)
+            else:
+                upstream = await self.session.request(
+                    method,
+                    URL(tunnel.upstream + uri, encoded=True),
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    skip_auto_headers=SKIP_AUTO_HEADERS,
+                    timeout=self.timeout,
+                    compress=False,
+                )
         except _ClientGone:
             self._finish(tunnel, entry, t0)
             raise
@@ -369,7 +374,7 @@ class Proxy:
         tunnel: RunningTunnel,
         entry: Entry,
         request: web.BaseRequest,
-        upstream: aiohttp.ClientResponse,
+        upstream: aiohttp.ClientResponse | PooledResponse,
         t0: int,
     ) -> web.StreamResponse:
         raw = upstream.raw_headers
@@ -560,6 +565,8 @@ class Proxy:
 
 def _describe(exc: BaseException) -> str:
     """A short, secret-free reason for an upstream failure."""
+    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+        return f"cannot connect ({exc.strerror or type(exc).__name__})"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):

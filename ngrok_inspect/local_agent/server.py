@@ -13,11 +13,13 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from ngrok_inspect.errors import UsageError
 from ngrok_inspect.local_agent.api import AgentApi, ApiError
 from ngrok_inspect.local_agent.proxy import Proxy, RunningTunnel, TunnelServer, TunnelSpec
 from ngrok_inspect.local_agent.store import Store
+from ngrok_inspect.local_agent.upstream import UpstreamPool
 
 DEFAULT_CAPTURE_LIMIT = 10 * 1024**2
 DEFAULT_INSPECT_DB_SIZE = 50 * 1000**2
@@ -195,6 +197,11 @@ class AgentCore:
             proto=spec.proto,
             addr=display,
         )
+        if connect is not None and connect.startswith("http://"):
+            target = URL(connect)
+            tunnel.pool = UpstreamPool(
+                str(target.host), int(target.port or 80), timeout=self.upstream_timeout
+            )
         server = TunnelServer(self.proxy.handler(tunnel), tunnel.metrics, **SERVER_OPTIONS)
         try:
             listener = await asyncio.get_running_loop().create_server(
@@ -256,6 +263,8 @@ class AgentCore:
         tunnel = self.tunnel_or_error(name)
         self.tunnels.remove(tunnel)
         await _close_listener(tunnel.listener, tunnel.server)
+        if tunnel.pool is not None:
+            tunnel.pool.close()
 
     async def replay(self, entry_id: str, tunnel_name: str | None) -> None:
         """Replay a captured request (through ``tunnel_name``, or its own tunnel)."""
@@ -270,6 +279,8 @@ class AgentCore:
         """Close every listener and the upstream session."""
         for t in list(self.tunnels):
             await _close_listener(t.listener, t.server)
+            if t.pool is not None:
+                t.pool.close()
         if self._api_listener is not None:
             await _close_listener(self._api_listener, self._api_server)
         if self.session is not None:

@@ -1,0 +1,121 @@
+"""A lean keep-alive connection pool to a plain-HTTP upstream, for bodies held in memory.
+
+It writes the request itself (head built from the forwarded headers, body bytes) and
+reads the answer with aiohttp's own response protocol and C parser
+(``aiohttp.client_proto.ResponseHandler``), skipping ``ClientSession``'s per-request
+machinery, which is most of a proxied request's cost. Streaming request bodies, TLS
+upstreams and WebSockets still go through ``ClientSession``.
+
+The answer is wrapped in :class:`PooledResponse`, which has the attributes of
+``aiohttp.ClientResponse`` the proxy uses (``status``, ``reason``, ``version``,
+``raw_headers``, ``content``, ``content_length``, ``read()``, ``release()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from multidict import CIMultiDict
+
+MAX_IDLE = 256
+
+
+class PooledResponse:
+    """The parts of an upstream answer the proxy reads; ``release()`` returns the conn."""
+
+    def __init__(self, pool: UpstreamPool, proto: ResponseHandler, message: Any, payload: Any):
+        self._pool = pool
+        self._proto: ResponseHandler | None = proto
+        self.status: int = message.code
+        self.reason: str = message.reason
+        self.version = message.version
+        self.raw_headers: tuple[tuple[bytes, bytes], ...] = message.raw_headers
+        self.content = payload
+        self._should_close = bool(message.should_close)
+        length = message.headers.get("Content-Length")
+        self.content_length = int(length) if length is not None and length.isdigit() else None
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        return bytes(await self.content.read())
+
+    def release(self) -> None:
+        """Give the connection back (or close it when it cannot be reused)."""
+        proto, self._proto = self._proto, None
+        if proto is None:
+            return
+        if self._should_close or not self.content.is_eof():
+            proto.close()
+        else:
+            self._pool.put(proto)
+
+
+class UpstreamPool:
+    """Idle keep-alive connections to one ``host:port``."""
+
+    def __init__(self, host: str, port: int, *, timeout: float) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._idle: list[ResponseHandler] = []
+
+    def put(self, proto: ResponseHandler) -> None:
+        """Keep an idle connection for the next request."""
+        if proto.is_connected() and not proto.should_close and len(self._idle) < MAX_IDLE:
+            self._idle.append(proto)
+        else:
+            proto.close()
+
+    async def _connect(self) -> ResponseHandler:
+        loop = asyncio.get_running_loop()
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(lambda: ResponseHandler(loop), self.host, self.port),
+            self.timeout,
+        )
+        return proto
+
+    async def request(
+        self, method: str, uri: str, headers: CIMultiDict[str], body: bytes | None
+    ) -> PooledResponse:
+        """Send one request; a reused connection that turns out dead is retried once."""
+        lines = [f"{method} {uri} HTTP/1.1\r\n"]
+        lines.extend(f"{k}: {v}\r\n" for k, v in headers.items())
+        lines.append("\r\n")
+        data = "".join(lines).encode("latin-1") + (body or b"")
+        while self._idle:
+            proto = self._idle.pop()
+            if not proto.is_connected() or proto.should_close:
+                proto.close()
+                continue
+            try:
+                return await self._exchange(proto, method, data)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                proto.close()  # the upstream closed the idle connection: try a fresh one
+        return await self._exchange(await self._connect(), method, data)
+
+    async def _exchange(self, proto: ResponseHandler, method: str, data: bytes) -> PooledResponse:
+        proto.set_response_params(
+            skip_payload=method == "HEAD",
+            read_until_eof=True,  # a body without length or chunking ends at EOF
+            auto_decompress=False,
+            read_timeout=self.timeout,
+            read_bufsize=2**16,
+        )
+        assert proto.transport is not None
+        proto.transport.write(data)
+        proto.start_timeout()
+        try:
+            message, payload = await proto.read()
+        except BaseException:
+            proto.close()
+            raise
+        return PooledResponse(self, proto, message, payload)
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        for proto in self._idle:
+            proto.close()
+        self._idle.clear()
