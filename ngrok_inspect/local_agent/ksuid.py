@@ -13,6 +13,7 @@ import time
 KSUID_EPOCH = 1_400_000_000
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _LENGTH = 27
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # two base62 digits per divmod
 
 
 _last: list[int] = [0, 0]  # [timestamp, payload] of the previous id
@@ -32,11 +33,11 @@ def ksuid(now: float | None = None) -> str:
             payload = (1 << 128) - 1
     _last[0], _last[1] = ts, payload
     value = (ts << 128) | payload
-    digits = []
-    while value:
-        value, rem = divmod(value, 62)
-        digits.append(_ALPHABET[rem])
-    return "".join(reversed(digits)).rjust(_LENGTH, "0")
+    pairs = []
+    for _ in range(_LENGTH // 2):
+        value, rem = divmod(value, 3844)
+        pairs.append(_PAIRS[rem])
+    return _ALPHABET[value] + "".join(reversed(pairs))
 
 
 def ksuid_time(text: str) -> int:
