@@ -174,3 +174,36 @@ def test_list_follow_count_prints_new_requests(local_agent: Any) -> None:
     assert r.exit_code == 0, r.stderr
     records = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x["uri"] for x in records] == ["/webhook?n=1", "/after"]
+
+
+def test_replay_entry_never_appearing_exits_6(fixture_agent: FixtureAgentServer) -> None:
+    # the recorded agent only knows how a replay of the webhook looks; replaying another
+    # entry is accepted (204) but no new entry for it ever shows up
+    newest = fixture_agent.current_list()[0]["id"]
+    r = invoke(["--timeout", "0.5", "replay", newest, "--api-url", fixture_agent.url])
+    assert r.exit_code == 6
+    assert r.stdout == ""
+    assert "no new entry appeared within 0.5s" in r.stderr
+    assert "--no-wait" in r.stderr.splitlines()[1]
+
+
+def test_replay_through_a_named_tunnel(fixture_agent: FixtureAgentServer) -> None:
+    r = invoke(["replay", WEBHOOK_ID, "--tunnel", "web", "--json", "--api-url", fixture_agent.url])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["remote_addr"] == "replayed"
+
+
+def test_config_file_finds_the_agent(fixture_agent: FixtureAgentServer, tmp_path: Any) -> None:
+    port = fixture_agent.url.rsplit(":", 1)[1]
+    cfg = tmp_path / "ngrok.yml"
+    cfg.write_text(f'version: "2"\nweb_addr: localhost:{port}\n', encoding="utf-8")
+    r = invoke(["status", "--json", "--config", str(cfg)])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["api_url"] == f"http://localhost:{port}"
+    r = invoke(["requests", "list", "-q", "--config", str(cfg)])  # after the command too
+    assert len(r.stdout.split()) == 12
+    bad = tmp_path / "bad.yml"
+    bad.write_text("web_addr: [unclosed\n", encoding="utf-8")
+    r = invoke(["status", "--config", str(bad)])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("Error: ")
