@@ -53,5 +53,5 @@ def clear_command(
             return
         client.delete_requests()
     if as_json:
-        output.write(output.dumps({"api_url": url, "deleted": count}))
+        output.write_json({"api_url": url, "deleted": count})
     output.notice(f"Deleted {count} captured request{'s' if count != 1 else ''} from {url}")

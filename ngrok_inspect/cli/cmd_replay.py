@@ -74,7 +74,7 @@ def replay_command(
             return
         new = find_replay(client, original, known, st.settings.timeout)
     if as_json:
-        output.write(output.dumps(new.to_dict()))
+        output.write_json(new.to_dict())
         return
     from ngrok_inspect.render.text import duration_text
 

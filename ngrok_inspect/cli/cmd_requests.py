@@ -121,7 +121,7 @@ def print_list(
 
     if as_json:
         records = [r.to_dict() for r in reqs]
-        output.write(output.dumps(records, indent=2 if output.is_terminal() else None))
+        output.write_json(records)
     elif not reqs:
         return
     elif quiet:
@@ -193,7 +193,7 @@ def show_command(
         req = client.get_request(client.resolve_id(request_id))
         public_urls = {} if (raw or body or as_json) else _public_urls(client)
     if as_json:
-        output.write(output.dumps(req.to_dict()))
+        output.write_json(req.to_dict())
     elif raw:
         from ngrok_inspect.render.requests import raw_exchange
 

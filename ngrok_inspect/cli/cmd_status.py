@@ -35,7 +35,7 @@ def status_command(
     if as_json:
         from ngrok_inspect.render.status import status_dict
 
-        output.write(output.dumps(status_dict(api_url, agent, tunnels)))
+        output.write_json(status_dict(api_url, agent, tunnels))
     elif output.is_terminal():
         from ngrok_inspect.render.status import status_renderable
 

@@ -48,6 +48,11 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False) + "\n"
 
 
+def write_json(value: Any) -> None:
+    """Write a JSON document to stdout: indented on a terminal, one line when piped."""
+    write(dumps(value, indent=2 if is_terminal() else None))
+
+
 def write(text: str) -> None:
     """Write data to stdout."""
     sys.stdout.write(text)
