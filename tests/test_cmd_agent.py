@@ -191,3 +191,12 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
     p = _run(["--config", str(cfg), "--web-addr", "127.0.0.1:0"])
     assert p.returncode == 2
     assert "line" in p.stderr.splitlines()[0]
+
+
+def test_other_commands_never_load_aiohttp() -> None:
+    code = (
+        "import sys; import ngrok_inspect.cli.commands; "
+        "print('aiohttp' in sys.modules, 'ngrok_inspect.local_agent' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.split() == ["False", "False"]

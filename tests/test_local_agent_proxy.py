@@ -171,6 +171,12 @@ def test_capture_limit_cuts_the_record_but_not_the_traffic(upstream: Upstream) -
         assert upload["request"]["headers"]["Content-Length"] == ["50000"]
         assert len(raw(upload["request"]).partition(b"\r\n\r\n")[2]) == 1000
         assert len(raw(large["response"]).partition(b"\r\n\r\n")[2]) == 1000
+        # a cut body is never replayed as if it were whole
+        r = requests.post(
+            agent.api_url + "/api/requests/http", json={"id": upload["id"]}, timeout=10
+        )
+        assert r.status_code == 400 and r.json()["details"]["id"] == upload["id"]
+        assert len(entries(agent)) == 2
 
 
 def test_store_evicts_the_oldest_first(upstream: Upstream) -> None:

@@ -272,6 +272,12 @@ class AgentCore:
         entry = self.store.get(entry_id)
         if entry is None:
             raise ApiError(404, "request entry not found", {"id": entry_id}, 106)
+        if entry.request.cut or not entry.request.complete:
+            raise ApiError(
+                400,
+                "cannot replay a request whose body was not captured whole",
+                {"id": entry_id, "err": "the body was cut at the capture limit or is incomplete"},
+            )
         name = tunnel_name if tunnel_name is not None else entry.tunnel_name
         await self.proxy.replay(self.tunnel_or_error(name), entry)
 
