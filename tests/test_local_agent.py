@@ -379,3 +379,29 @@ def test_pyngrok_style_calls(local_agent: LocalAgent) -> None:
     assert r.status_code == 204
     assert api(local_agent, "DELETE", "/api/requests/http", headers=h).status_code == 204
     assert listing(local_agent) == []
+
+
+def test_the_client_reads_the_local_agent_like_a_real_one(
+    web_agent: LocalAgent, traffic: list[dict[str, Any]]
+) -> None:
+    """The project's own client and models parse every entry and decode every body."""
+    from ngrok_inspect.client import AgentClient
+
+    with AgentClient(web_agent.api_url) as client:
+        reqs = {r.request.uri: r for r in client.list_requests()}
+        [tunnel] = client.tunnels()
+        status = client.status()
+    assert tunnel.name == "web" and tunnel.inspect is True
+    assert status.status == "online"
+    webhook = reqs["/webhook?source=test"]
+    assert webhook.request.body.json == WEBHOOK_BODY
+    assert webhook.status_code == 201
+    gz = reqs["/gzip"]
+    assert gz.response is not None and gz.response.body.encoding == "gzip"
+    assert gz.response.body.json["compressed"] is True  # decoded by the client, not the agent
+    upload = reqs["/upload"]
+    assert upload.request.body.size == UPLOAD_SIZE and not upload.request.body.truncated
+    assert reqs["/form"].request.body.form == [("name", "Jane Doe"), ("note", "a&b=c"), ("n", "1")]
+    for r in reqs.values():
+        record = r.to_dict()
+        assert record["id"] == r.id and record["tunnel"] == "web"
