@@ -30,6 +30,7 @@ def agent_command(
         typer.Argument(
             help="Where to forward: a port (8000), host:port or URL. Omit for a request bin "
             "that answers every request 200.",
+            metavar="UPSTREAM",
             show_default=False,
         ),
     ] = None,
@@ -60,7 +61,7 @@ def agent_command(
         str | None,
         typer.Option(
             "--inspect-db-size",
-            help="Bytes of traffic to keep; the oldest is evicted first. [default: 50MB]",
+            help="Bytes of traffic to keep; the oldest is evicted first (default 50MB).",
             show_default=False,
         ),
     ] = None,
