@@ -146,8 +146,9 @@ def test_v3_endpoints_config(run_agent: Any, upstream: Upstream, tmp_path: Path)
         f"    upstream:\n      url: {upstream.url}\n",
         encoding="utf-8",
     )
-    agent = run_agent("--config", str(cfg), "--web-addr", "127.0.0.1:0")
+    agent = run_agent("--config", str(cfg), "--web-addr", "127.0.0.1:0", "--name", "other")
     assert list(agent.tunnel_urls()) == ["site"]
+    assert "Note: UPSTREAM, --listen and --name are ignored with --config" in agent.banner
     assert agent.stop()[0] == 0
 
 
@@ -195,7 +196,7 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 
 def test_other_commands_never_load_aiohttp() -> None:
     code = (
-        "import sys; import ngrok_inspect.cli.commands; "
+        "import sys; import ngrok_inspect.cli.commands as c; c.load_all(); "
         "print('aiohttp' in sys.modules, 'ngrok_inspect.local_agent' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)

@@ -96,6 +96,8 @@ def agent_command(
                 hint="Define tunnels (version 2) or endpoints (version 3) with an upstream",
             )
         specs = cfg.tunnels
+        if upstream is not None or listen != "127.0.0.1:0" or name != "command_line":
+            _note("Note: UPSTREAM, --listen and --name are ignored with --config")
         addr = addr or cfg.web_addr
         db_size = db_size if db_size is not None else cfg.inspect_db_size
     printer = None if quiet else _RequestLine(multi=bool(specs and len(specs) > 1))
