@@ -163,12 +163,12 @@ def test_slow_upstream_gives_504_and_the_entry_is_pending_meanwhile(upstream: Up
 
 def test_capture_limit_cuts_the_record_but_not_the_traffic(upstream: Upstream) -> None:
     with LocalAgent(upstream.url, capture_limit=1000) as agent:
-        r = requests.post(agent.tunnels[0].public_url + "/upload", data=b"x" * 50_000, timeout=10)
-        assert r.json() == {"received": 50_000}
+        r = requests.post(agent.tunnels[0].public_url + "/upload", data=b"x" * 300_000, timeout=10)
+        assert r.json() == {"received": 300_000}
         big = requests.get(agent.tunnels[0].public_url + "/large", timeout=10)
         assert len(big.content) == 200_000
         large, upload = entries(agent)
-        assert upload["request"]["headers"]["Content-Length"] == ["50000"]
+        assert upload["request"]["headers"]["Content-Length"] == ["300000"]
         assert len(raw(upload["request"]).partition(b"\r\n\r\n")[2]) == 1000
         assert len(raw(large["response"]).partition(b"\r\n\r\n")[2]) == 1000
         # a cut body is never replayed as if it were whole
