@@ -448,3 +448,16 @@ def test_head_and_304_have_no_body(local_agent: LocalAgent) -> None:
     assert r.status_code == 200 and r.headers["Content-Length"] == "200000" and r.content == b""
     again = requests.get(url + "/search?q=1", timeout=10)  # the pooled connection still works
     assert again.json()["query"] == {"q": ["1"]}
+
+
+def test_an_upstream_answering_garbage_gives_a_recorded_502() -> None:
+    up = RawUpstream(b"garbage not http\r\n\r\n", keep=0)
+    try:
+        with LocalAgent(up.url) as agent:
+            r = requests.get(agent.tunnels[0].public_url + "/x", timeout=10)
+            assert r.status_code == 502
+            assert "not HTTP" in r.text
+            [e] = entries(agent)
+            assert e["response"]["status"] == "502 Bad Gateway"
+    finally:
+        up.close()

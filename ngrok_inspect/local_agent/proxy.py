@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import EmptyStreamReader, StreamReader
 from multidict import CIMultiDict
 from yarl import URL
@@ -349,7 +350,7 @@ class Proxy:
             raise
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             return await self._fail(tunnel, entry, request, t0, 504, "Gateway Timeout", "no answer")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (aiohttp.ClientError, HttpProcessingError, OSError, ValueError) as exc:
             if isinstance(exc.__cause__, _ClientGone) or isinstance(exc.__context__, _ClientGone):
                 self._finish(tunnel, entry, t0)
                 raise
@@ -547,7 +548,7 @@ class Proxy:
                 msg.complete = True
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             self._record_error(tunnel, entry, 504, "Gateway Timeout", "no answer")
-        except (aiohttp.ClientError, OSError, ValueError) as exc:
+        except (aiohttp.ClientError, HttpProcessingError, OSError, ValueError) as exc:
             if entry.response is None:
                 self._record_error(tunnel, entry, 502, "Bad Gateway", _describe(exc))
         self._finish(tunnel, entry, t0)
@@ -573,4 +574,6 @@ def _describe(exc: BaseException) -> str:
         return "the upstream closed the connection without answering"
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"unreadable answer ({exc.message})"
+    if isinstance(exc, HttpProcessingError):
+        return "unreadable answer (not HTTP)"
     return type(exc).__name__
