@@ -461,3 +461,22 @@ def test_an_upstream_answering_garbage_gives_a_recorded_502() -> None:
             assert e["response"]["status"] == "502 Bad Gateway"
     finally:
         up.close()
+
+
+@pytest.mark.parametrize("length", [100, 1_000_000])  # read whole / streamed
+def test_an_upstream_dying_mid_body_cuts_the_client_and_keeps_what_passed(length: int) -> None:
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\n\r\n".encode()
+    up = RawUpstream(head + b"only ten!!", keep=0)
+    try:
+        with LocalAgent(up.url) as agent:
+            # the answer was cut upstream: the client's connection is cut too, never a hang
+            with pytest.raises(
+                (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+            ):
+                requests.get(agent.tunnels[0].public_url + "/x", timeout=30)
+            [e] = entries(agent)
+            assert e["response"]["headers"]["Content-Length"] == [str(length)]
+            assert raw(e["response"]).endswith(b"\r\n\r\nonly ten!!")  # visibly short
+            assert requests.get(agent.api_url + "/api", timeout=10).status_code == 200
+    finally:
+        up.close()

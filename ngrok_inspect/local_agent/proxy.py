@@ -405,18 +405,24 @@ class Proxy:
         limit = self.capture_limit
         if small:
             # small bodies: one write of head and body to the client
+            parts = []
             try:
-                data = await upstream.read()
+                async for piece, _ in chunks(upstream.content):
+                    parts.append(piece)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                data = None
-            if data is not None:
-                msg.add_body(data, limit)
-                msg.complete = True
+                # the upstream broke off: record what came, cut the client's connection
+                msg.add_body(b"".join(parts), limit)
                 self._finish(tunnel, entry, t0)
-                answer = web.Response(status=upstream.status, reason=reason or None, body=data)
-                answer.headers.extend(out.headers)
-                return answer
-            out.headers["Content-Length"] = str(length)
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=502)  # never delivered: the connection is closed
+            data = b"".join(parts)
+            msg.add_body(data, limit)
+            msg.complete = True
+            self._finish(tunnel, entry, t0)
+            answer = web.Response(status=upstream.status, reason=reason or None, body=data)
+            answer.headers.extend(out.headers)
+            return answer
         try:
             await out.prepare(request)
             async for data, end in chunks(upstream.content):
@@ -425,8 +431,10 @@ class Proxy:
             msg.complete = True
             await out.write_eof()
         except (ConnectionError, OSError, aiohttp.ClientError, asyncio.TimeoutError):
-            # the client or the upstream went away mid-body: keep what passed
-            pass
+            # the client or the upstream went away mid-body: keep what passed, and cut the
+            # client's connection so it sees the answer end early instead of waiting
+            if request.transport is not None:
+                request.transport.close()
         finally:
             self._finish(tunnel, entry, t0)
         return out
