@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import threading
 from collections.abc import Callable
 from types import TracebackType
@@ -23,9 +24,14 @@ from ngrok_inspect.local_agent.upstream import UpstreamPool
 
 DEFAULT_CAPTURE_LIMIT = 10 * 1024**2
 DEFAULT_INSPECT_DB_SIZE = 50 * 1000**2
+# aiohttp's per-request error logs go to this logger; without a handler configured by the
+# application they are dropped (a library never prints), so no traceback reaches stderr.
+LOG = logging.getLogger("ngrok_inspect.local_agent")
+LOG.addHandler(logging.NullHandler())
 SERVER_OPTIONS: dict[str, Any] = {
     "auto_decompress": False,  # capture and forward compressed bodies as they are
     "access_log": None,
+    "logger": LOG,
     "keepalive_timeout": 75.0,
     "max_line_size": 8190,
     "max_field_size": 8190,
