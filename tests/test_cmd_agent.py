@@ -107,9 +107,16 @@ def test_ctrl_c_exits_0_and_quiet_prints_no_request_lines(run_agent: Any) -> Non
     url = agent.tunnel_urls()["command_line"]
     assert "request bin" in agent.banner[1]
     assert requests.get(url + "/x", timeout=10).json()["ok"] is True
-    code, out, _ = agent.stop(signal.SIGINT)
+    import socket
+
+    host, port = url.split("//")[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:  # gone mid-body
+        s.sendall(b"POST /cut HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nonly")
+    assert requests.get(url + "/still-alive", timeout=10).status_code == 200
+    code, out, err = agent.stop(signal.SIGINT)
     assert code == 0
     assert out == ""
+    assert "Traceback" not in err and "Error handling request" not in err
 
 
 def test_config_file_with_several_tunnels(
