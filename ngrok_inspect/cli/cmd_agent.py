@@ -82,6 +82,10 @@ def agent_command(
     from ngrok_inspect.local_agent import LocalAgent
     from ngrok_inspect.local_agent.config import load_agent_config, parse_size
 
+    if state().debug:  # show aiohttp's per-request errors (with tracebacks) on stderr
+        import logging
+
+        logging.getLogger("ngrok_inspect.local_agent").addHandler(logging.StreamHandler())
     config = config or state().config
     specs = None
     db_size = parse_size(inspect_db_size) if inspect_db_size is not None else None
