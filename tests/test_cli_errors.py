@@ -124,7 +124,9 @@ def test_global_options_after_the_command(fixture_agent: FixtureAgentServer) -> 
 def test_hoisting_keeps_values_and_the_commands_own_options() -> None:
     import typer.main
 
-    from ngrok_inspect.cli import commands  # noqa: F401
+    from ngrok_inspect.cli import commands
+
+    commands.load_all()
     from ngrok_inspect.cli.app import app
 
     group = typer.main.get_command(app)

@@ -143,7 +143,7 @@ def test_json_output_path_never_imports_rich() -> None:
         "import sys, json\n"
         "from ngrok_inspect.models import CapturedRequest\n"
         "import ngrok_inspect.render.output as o, ngrok_inspect.render.requests\n"
-        "import ngrok_inspect.cli, ngrok_inspect.cli.commands\n"
+        "import ngrok_inspect.cli, ngrok_inspect.cli.commands as c\nc.load_all()\n"
         f"d = json.load(open({str(FIXTURES / 'request-by-id.json')!r}))\n"
         "o.dumps(CapturedRequest.from_api(d).to_dict())\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'aiohttp'))\n"

@@ -60,9 +60,11 @@ def run(args: list[str]) -> int:
     from typer._click.exceptions import ClickException, UsageError
     from typer.exceptions import Abort, Exit
 
-    from ngrok_inspect.cli import commands  # noqa: F401  (registers the commands)
     from ngrok_inspect.cli.app import app, reset_state, state
+    from ngrok_inspect.cli.commands import load_for
 
+    start = _first_positional(args)
+    load_for(args[start] if start < len(args) else None)
     reset_state()
     group = typer.main.get_command(app)
     args = hoist_global_options(group, list(args))

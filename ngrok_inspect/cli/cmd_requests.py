@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ngrok_inspect.cli.app import state
+from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import (
     BodyContainsOpt,
     ErrorsOpt,
@@ -35,6 +35,7 @@ requests_app = typer.Typer(
     help="List and show the requests the agent captured.",
     no_args_is_help=True,
 )
+app.add_typer(requests_app, name="requests")
 
 
 def fetch_requests(

@@ -1,21 +1,47 @@
-"""Importing this module registers every command on :data:`ngrok_inspect.cli.app.app`.
+"""Which module defines which command, and loading only what a command line needs.
 
-One import line per command module. Modules must stay cheap to import: heavy libraries
-(aiohttp, rich) are imported inside the command functions that need them.
+Start-up time is a feature: ``ngrok-inspect requests list --json`` imports and builds
+only ``cmd_requests``, not the other ten command modules (their options, filters, the
+expression language, rich). The root help, shell completion and an unknown command
+load everything, so listings and suggestions stay complete.
+
+Modules must stay cheap to import: heavy libraries (aiohttp, rich) are imported inside
+the command functions that need them. Add one entry here per command module.
 """
 
 from __future__ import annotations
 
-from ngrok_inspect.cli import cmd_agent as cmd_agent
-from ngrok_inspect.cli import cmd_clear as cmd_clear
-from ngrok_inspect.cli import cmd_completions as cmd_completions
-from ngrok_inspect.cli import cmd_export as cmd_export
-from ngrok_inspect.cli import cmd_monitor as cmd_monitor
-from ngrok_inspect.cli import cmd_replay as cmd_replay
-from ngrok_inspect.cli import cmd_stats as cmd_stats
-from ngrok_inspect.cli import cmd_status as cmd_status
-from ngrok_inspect.cli import cmd_wait as cmd_wait
-from ngrok_inspect.cli.app import app
-from ngrok_inspect.cli.cmd_requests import requests_app
+import importlib
+import os
 
-app.add_typer(requests_app, name="requests")
+#: Top-level command name -> module in ngrok_inspect.cli that registers it on the app.
+COMMAND_MODULES: dict[str, str] = {
+    "agent": "cmd_agent",
+    "clear": "cmd_clear",
+    "completions": "cmd_completions",
+    "demo": "cmd_demo",
+    "export": "cmd_export",
+    "monitor": "cmd_monitor",
+    "replay": "cmd_replay",
+    "requests": "cmd_requests",
+    "stats": "cmd_stats",
+    "status": "cmd_status",
+    "wait": "cmd_wait",
+}
+
+_COMPLETION_VAR = "_NGROK_INSPECT_COMPLETE"
+
+
+def load_all() -> None:
+    """Register every command (for the root help, completion, tests)."""
+    for module in COMMAND_MODULES.values():
+        importlib.import_module(f"ngrok_inspect.cli.{module}")
+
+
+def load_for(command: str | None) -> None:
+    """Register what the command line naming ``command`` needs (everything if unsure)."""
+    module = COMMAND_MODULES.get(command or "")
+    if module is None or os.environ.get(_COMPLETION_VAR):
+        load_all()
+    else:
+        importlib.import_module(f"ngrok_inspect.cli.{module}")
