@@ -14,9 +14,10 @@ from __future__ import annotations
 import json as _json
 import zlib
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl
+
+from ngrok_inspect._lazy import cached_property
 
 __all__ = [
     "Body",
@@ -209,12 +210,16 @@ class Body:
         self.wire = wire
         self._headers = headers
 
-    def _header(self, name: str) -> str | None:
-        lname = name.lower()
+    @cached_property
+    def _first_values(self) -> dict[str, str]:
+        """Lower-case header name -> its first value (built once, read several times)."""
+        out: dict[str, str] = {}
         for k, v in self._headers:
-            if k.lower() == lname:
-                return v
-        return None
+            out.setdefault(k.lower(), v)
+        return out
+
+    def _header(self, name: str) -> str | None:
+        return self._first_values.get(name.lower())
 
     @cached_property
     def _media(self) -> tuple[str | None, dict[str, str]]:
@@ -390,6 +395,17 @@ class Body:
         """The record's ``body`` object (see docs/internals.md)."""
         import base64
 
+        if not self.wire:  # the common case of a GET: skip the decoding machinery
+            return {
+                "size": 0,
+                "content_type": self.content_type,
+                "encoding": self.encoding,
+                "kind": "empty",
+                "truncated": self._chunked or bool(self.declared_length),
+                "text": "",
+                "json": None,
+                "base64": None,
+            }
         text = self.text
         is_json = self.kind == "json"
         return {

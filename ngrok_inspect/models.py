@@ -13,9 +13,9 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cached_property
 from typing import Any
 
+from ngrok_inspect._lazy import cached_property
 from ngrok_inspect.bodies import Body, split_message
 
 __all__ = [
@@ -56,7 +56,9 @@ def _headers_map(value: Any) -> dict[str, list[str]]:
         return {}
     out: dict[str, list[str]] = {}
     for k, v in value.items():
-        if isinstance(v, list):
+        if type(v) is list:
+            out[k] = v  # the agent's own list of strings: not copied here (to_dict copies)
+        elif isinstance(v, (list, tuple)):
             out[str(k)] = [str(x) for x in v]
         elif v is not None:
             out[str(k)] = [str(v)]
