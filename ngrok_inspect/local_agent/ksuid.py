@@ -8,6 +8,7 @@ creation second; within one second their order is random, as on the real agent.
 from __future__ import annotations
 
 import os
+import secrets
 import time
 
 KSUID_EPOCH = 1_400_000_000
@@ -16,6 +17,9 @@ _LENGTH = 27
 _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # two base62 digits per divmod
 
 
+_MAX_PAYLOAD = (1 << 128) - 1
+_SMALL_STEP = 1 << 16
+_BIG_ROOM = 1 << 96
 _last: list[int] = [0, 0]  # [timestamp, payload] of the previous id
 
 
@@ -23,14 +27,18 @@ def ksuid(now: float | None = None) -> str:
     """A new 27-character KSUID for time ``now`` (seconds since the Unix epoch).
 
     Ids made within one second get increasing payloads, so sorting ids sorts them by
-    creation order (the real agent's ids only resolve to the second).
+    creation order (the real agent's ids only resolve to the second). An id of the same
+    second steps a random part (up to 1/128) of the room left above the previous one, so
+    ids still differ from about their 8th character, as random KSUIDs do, and a short
+    prefix stays unique; after some thousands of ids in one second the steps become
+    small (16 random bits), which leaves room for more than 2**79 further ids.
     """
     ts = int(time.time() if now is None else now) - KSUID_EPOCH
     payload = int.from_bytes(os.urandom(16), "big")
     if ts == _last[0] and payload <= _last[1]:
-        payload = _last[1] + 1 + (payload >> 96)
-        if payload >= 1 << 128:
-            payload = (1 << 128) - 1
+        room = _MAX_PAYLOAD - _last[1]
+        span = room >> 7 if room > _BIG_ROOM else _SMALL_STEP
+        payload = min(_last[1] + 1 + secrets.randbelow(span), _MAX_PAYLOAD)
     _last[0], _last[1] = ts, payload
     value = (ts << 128) | payload
     pairs = []
