@@ -1,0 +1,81 @@
+"""``ngrok-inspect demo``: the whole job in one command, with no ngrok account.
+
+Starts the local agent in front of a small sample service, sends a webhook and a few
+other requests through it, then shows what was captured exactly as ``requests list`` and
+``requests show`` would. aiohttp and the local agent are imported inside the command.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app, state
+
+
+@app.command(
+    "demo",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect demo\n\n"
+    "  ngrok-inspect demo --keep    # then, in another terminal: ngrok-inspect requests list",
+)
+def demo_command(
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Keep the agent running afterwards (API on 127.0.0.1:4040, or the next free "
+            "port up to 4049) so you can try the other commands; Ctrl-C stops it.",
+        ),
+    ] = False,
+) -> None:
+    """Capture sample traffic through the built-in local agent and show it.
+
+    Nothing leaves this machine: the sample service, the agent and its API all listen on
+    127.0.0.1.
+    """
+    from ngrok_inspect.cli.cmd_requests import print_detail, print_list
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.demo import DemoUpstream, send_sample_traffic
+    from ngrok_inspect.local_agent import LocalAgent
+    from ngrok_inspect.render import output
+
+    st = state()
+    web_addr, tries = ("127.0.0.1:4040", 10) if keep else ("127.0.0.1:0", 1)
+    with (
+        DemoUpstream() as upstream,
+        LocalAgent(upstream.url, name="demo", web_addr=web_addr, web_addr_tries=tries) as agent,
+    ):
+        tunnel = agent.tunnels[0]
+        output.notice(f"Local agent: {tunnel.public_url} -> {upstream.url}, API {agent.api_url}")
+        sent = send_sample_traffic(tunnel.public_url)
+        output.notice(f"Sent {sent} requests through it; the agent captured:\n")
+        with AgentClient(agent.api_url, timeout=st.settings.timeout) as client:
+            reqs = client.list_requests()
+            print_list(reqs, no_color=st.no_color)
+            webhook = next(r for r in reqs if r.path == "/webhooks/github")
+            output.notice(f"\nThe webhook in detail (ngrok-inspect requests show {webhook.id}):\n")
+            print_detail(webhook, {tunnel.name: tunnel.public_url}, no_color=st.no_color)
+        if keep:
+            output.notice(
+                f"\nThe agent keeps running. Try: ngrok-inspect --api-url {agent.api_url} "
+                "requests list --errors\nSend more traffic to "
+                f"{tunnel.public_url}. Press Ctrl-C to stop."
+            )
+            _wait_for_signal()
+
+
+def _wait_for_signal() -> None:
+    """Block until Ctrl-C or SIGTERM (then return normally: exit 0)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
