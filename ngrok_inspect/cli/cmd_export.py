@@ -9,19 +9,8 @@ from typing import Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import (
-    BodyContainsOpt,
-    ErrorsOpt,
-    HeaderOpt,
-    MethodOpt,
-    OptionalLimitOpt,
-    PathOpt,
-    SinceOpt,
-    StatusOpt,
-    TunnelOpt,
-    WhereOpt,
-    build_filter,
-)
+from ngrok_inspect.cli.options import OptionalLimitOpt, with_filters
+from ngrok_inspect.filters import RequestFilter
 
 
 class ExportFormat(str, Enum):
@@ -42,7 +31,9 @@ class ExportFormat(str, Enum):
     "  ngrok-inspect export --format ndjson --errors | jq -c '{id, status_code, uri}'\n\n"
     "  ngrok-inspect export --format raw --no-redact -o dump.json --force",
 )
+@with_filters
 def export_command(
+    flt: RequestFilter,
     fmt: Annotated[
         ExportFormat,
         typer.Option(
@@ -71,15 +62,6 @@ def export_command(
             "X-Api-Key and *-Signature headers (replaced by [REDACTED] by default).",
         ),
     ] = False,
-    tunnel: TunnelOpt = None,
-    method: MethodOpt = None,
-    status: StatusOpt = None,
-    path: PathOpt = None,
-    since: SinceOpt = None,
-    errors: ErrorsOpt = False,
-    header: HeaderOpt = None,
-    body_contains: BodyContainsOpt = None,
-    where: WhereOpt = None,
     limit: OptionalLimitOpt = None,
 ) -> None:
     """Export captured requests (everything the agent holds, or what the filters keep).
@@ -91,10 +73,6 @@ def export_command(
     from ngrok_inspect.exporting import render_export, write_atomic
     from ngrok_inspect.render import output
 
-    flt = build_filter(
-        tunnel=tunnel, method=method, status=status, path=path, since=since, errors=errors,
-        header=header, body_contains=body_contains, where=where,
-    )  # fmt: skip
     st = state()
     with st.client() as client:
         reqs = fetch_requests(client, flt, limit)

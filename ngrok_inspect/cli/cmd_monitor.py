@@ -10,16 +10,7 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import (
-    BodyContainsOpt,
-    ErrorsOpt,
-    HeaderOpt,
-    MethodOpt,
-    PathOpt,
-    SinceOpt,
-    StatusOpt,
-    TunnelOpt,
-    WhereOpt,
-    build_filter,
+    with_filters,
 )
 from ngrok_inspect.errors import ConditionNotMetError, UsageError
 from ngrok_inspect.filters import RequestFilter, parse_duration
@@ -102,16 +93,9 @@ def run_monitor(
     "  ngrok-inspect monitor --max-rate 600 --exec 'notify-send \"ngrok alert\"'\n\n"
     "  ngrok-inspect monitor --tunnel web --json --exit-on-alert",
 )
+@with_filters
 def monitor_command(
-    tunnel: TunnelOpt = None,
-    method: MethodOpt = None,
-    status: StatusOpt = None,
-    path: PathOpt = None,
-    since: SinceOpt = None,
-    errors: ErrorsOpt = False,
-    header: HeaderOpt = None,
-    body_contains: BodyContainsOpt = None,
-    where: WhereOpt = None,
+    flt: RequestFilter,
     interval: Annotated[
         str,
         typer.Option(
@@ -150,17 +134,7 @@ def monitor_command(
     if seconds <= 0:
         raise UsageError("--interval must be longer than 0s", hint="For example --interval 30s")
     run_monitor(
-        build_filter(
-            tunnel=tunnel,
-            method=method,
-            status=status,
-            path=path,
-            since=since,
-            errors=errors,
-            header=header,
-            body_contains=body_contains,
-            where=where,
-        ),
+        flt,
         interval=seconds,
         max_rate=max_rate,
         max_error_rate=None if max_error_rate is None else parse_ratio(max_error_rate),

@@ -8,24 +8,15 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import (
-    BodyContainsOpt,
-    ErrorsOpt,
-    HeaderOpt,
     JsonOpt,
     LimitOpt,
-    MethodOpt,
-    PathOpt,
-    SinceOpt,
-    StatusOpt,
-    TunnelOpt,
-    WhereOpt,
-    build_filter,
+    with_filters,
 )
 from ngrok_inspect.errors import NotFoundError, UsageError
+from ngrok_inspect.filters import RequestFilter
 
 if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
-    from ngrok_inspect.filters import RequestFilter
     from ngrok_inspect.models import CapturedRequest
 
 EVERYTHING = 1_000_000
@@ -61,16 +52,9 @@ def fetch_requests(
     "  ngrok-inspect requests list -q --method POST | xargs -n1 ngrok-inspect replay\n\n"
     "  ngrok-inspect requests list -f --path '/webhook*'",
 )
+@with_filters
 def list_command(
-    tunnel: TunnelOpt = None,
-    method: MethodOpt = None,
-    status: StatusOpt = None,
-    path: PathOpt = None,
-    since: SinceOpt = None,
-    errors: ErrorsOpt = False,
-    header: HeaderOpt = None,
-    body_contains: BodyContainsOpt = None,
-    where: WhereOpt = None,
+    flt: RequestFilter,
     limit: LimitOpt = 50,
     as_json: JsonOpt = False,
     quiet: Annotated[
@@ -89,10 +73,6 @@ def list_command(
     client). An empty result is reported on stderr and exits 0."""
     from ngrok_inspect.render import output
 
-    flt = build_filter(
-        tunnel=tunnel, method=method, status=status, path=path, since=since, errors=errors,
-        header=header, body_contains=body_contains, where=where,
-    )  # fmt: skip
     st = state()
     if count is not None and not follow:
         raise UsageError("--count needs --follow", hint="Use --limit N to list N requests")

@@ -10,16 +10,7 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import (
-    BodyContainsOpt,
-    ErrorsOpt,
-    HeaderOpt,
-    MethodOpt,
-    PathOpt,
-    SinceOpt,
-    StatusOpt,
-    TunnelOpt,
-    WhereOpt,
-    build_filter,
+    with_filters,
 )
 from ngrok_inspect.filters import RequestFilter
 
@@ -47,16 +38,9 @@ def run_stats(flt: RequestFilter, *, top: int, as_json: bool) -> None:
     "  ngrok-inspect stats --since 1h --top 5\n\n"
     "  ngrok-inspect stats --tunnel web --json | jq .duration",
 )
+@with_filters
 def stats_command(
-    tunnel: TunnelOpt = None,
-    method: MethodOpt = None,
-    status: StatusOpt = None,
-    path: PathOpt = None,
-    since: SinceOpt = None,
-    errors: ErrorsOpt = False,
-    header: HeaderOpt = None,
-    body_contains: BodyContainsOpt = None,
-    where: WhereOpt = None,
+    flt: RequestFilter,
     top: Annotated[
         int,
         typer.Option(
@@ -67,17 +51,7 @@ def stats_command(
 ) -> None:
     """Counts by method, status and path, per tunnel; errors; durations (avg/p50/p95/p99/max)."""
     run_stats(
-        build_filter(
-            tunnel=tunnel,
-            method=method,
-            status=status,
-            path=path,
-            since=since,
-            errors=errors,
-            header=header,
-            body_contains=body_contains,
-            where=where,
-        ),
+        flt,
         top=top,
         as_json=as_json,
     )

@@ -9,16 +9,7 @@ import typer
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.cmd_follow import RequestPrinter
 from ngrok_inspect.cli.options import (
-    BodyContainsOpt,
-    ErrorsOpt,
-    HeaderOpt,
-    MethodOpt,
-    PathOpt,
-    SinceOpt,
-    StatusOpt,
-    TunnelOpt,
-    WhereOpt,
-    build_filter,
+    with_filters,
 )
 from ngrok_inspect.filters import RequestFilter, parse_duration
 from ngrok_inspect.render.monitor import notice_line
@@ -76,16 +67,9 @@ def run_wait(
     " --expect-status 2xx --json > webhook.json\n\n"
     "  ngrok-inspect wait --count 3 --header 'X-GitHub-Event: push' --include-existing",
 )
+@with_filters
 def wait_command(
-    tunnel: TunnelOpt = None,
-    method: MethodOpt = None,
-    status: StatusOpt = None,
-    path: PathOpt = None,
-    since: SinceOpt = None,
-    errors: ErrorsOpt = False,
-    header: HeaderOpt = None,
-    body_contains: BodyContainsOpt = None,
-    where: WhereOpt = None,
+    flt: RequestFilter,
     count: Annotated[
         int,
         typer.Option(
@@ -127,17 +111,7 @@ def wait_command(
     Exit 0 when they came, 6 on timeout or an unexpected status.
     """
     run_wait(
-        build_filter(
-            tunnel=tunnel,
-            method=method,
-            status=status,
-            path=path,
-            since=since,
-            errors=errors,
-            header=header,
-            body_contains=body_contains,
-            where=where,
-        ),
+        flt,
         count=count,
         timeout=parse_duration(timeout, "--timeout"),
         include_existing=include_existing,

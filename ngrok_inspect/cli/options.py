@@ -21,7 +21,10 @@ inside :func:`build_filter`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -143,8 +146,52 @@ OptionalLimitOpt = Annotated[
     ),
 ]
 
-# Kept so early imports keep working; it carries nothing.
-FILTER_OPTIONS_PLACEHOLDER = None
+#: The shared filter flags: parameter name -> (Annotated option type, default).
+FILTER_PARAMS: dict[str, tuple[Any, Any]] = {
+    "tunnel": (TunnelOpt, None),
+    "method": (MethodOpt, None),
+    "status": (StatusOpt, None),
+    "path": (PathOpt, None),
+    "since": (SinceOpt, None),
+    "errors": (ErrorsOpt, False),
+    "header": (HeaderOpt, None),
+    "body_contains": (BodyContainsOpt, None),
+    "where": (WhereOpt, None),
+}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_filters(func: F) -> F:
+    """Give a command every shared filter flag; it receives them as one ``flt`` argument.
+
+    ``func`` declares ``flt: RequestFilter`` among its parameters; Typer sees the nine
+    filter options in its place (``--tunnel --method --status --path --since --errors
+    --header --body-contains --where``), and a bad value exits 2 before ``func`` runs::
+
+        @app.command("stats")
+        @with_filters
+        def stats_command(flt: RequestFilter, top: TopOpt = 10) -> None: ...
+    """
+    sig = inspect.signature(func, eval_str=True)
+    own = [p for name, p in sig.parameters.items() if name != "flt"]
+    if len(own) == len(sig.parameters):
+        raise TypeError(f"{func.__name__} must take a 'flt' parameter to use @with_filters")
+    filters = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=tp)
+        for name, (tp, default) in FILTER_PARAMS.items()
+    ]
+    keyword_only = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        flags = {name: kwargs.pop(name) for name in FILTER_PARAMS}
+        return func(flt=build_filter(**flags), **kwargs)
+
+    command.__signature__ = sig.replace(parameters=[*filters, *keyword_only])  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in [*filters, *keyword_only]}
+    command.__annotations__["return"] = sig.return_annotation
+    return command  # type: ignore[return-value]
 
 
 def build_filter(
