@@ -163,11 +163,11 @@ def default_config_paths(
     return [primary, home / ".ngrok2" / "ngrok.yml"]
 
 
-def read_web_addr(path: Path) -> Any:
-    """The ``web_addr`` one ngrok config file sets (None when absent).
+def read_config_file(path: Path) -> Mapping[str, Any] | None:
+    """One ngrok config file as a mapping (None when the file is empty).
 
-    Returns the raw value (``str``, ``int`` or ``False``) or None. Raises
-    :class:`ConfigError` (with ``path`` and ``line``) for unreadable files and YAML errors.
+    Raises :class:`ConfigError` (with ``path`` and ``line``) for a missing or unreadable
+    file, a YAML syntax error, or a document that is not a mapping.
     """
     import yaml
 
@@ -211,6 +211,18 @@ def read_web_addr(path: Path) -> Any:
             hint="Fix the file (ngrok config check), or pass --api-url to skip it",
             path=str(path),
         )
+    return doc
+
+
+def read_web_addr(path: Path) -> Any:
+    """The ``web_addr`` one ngrok config file sets (None when absent).
+
+    Returns the raw value (``str``, ``int`` or ``False``) or None. Raises
+    :class:`ConfigError` (with ``path`` and ``line``) for unreadable files and YAML errors.
+    """
+    doc = read_config_file(path)
+    if doc is None:
+        return None
     version = str(doc.get("version", "")).strip().strip("'\"")
     agent = doc.get("agent")
     v3_value = agent.get("web_addr") if isinstance(agent, Mapping) else None

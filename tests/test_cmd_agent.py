@@ -169,7 +169,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
         (["http://"], "invalid upstream"),
         (["8000", "--capture-limit", "lots"], "invalid size"),
         (["8000", "--listen", "127.0.0.1:notaport"], "invalid address"),
-        (["--config", "/nonexistent/ngrok.yml"], "cannot read config file"),
+        (["--config", "/nonexistent/ngrok.yml"], "does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_cause_and_hint(args: list[str], needle: str) -> None:

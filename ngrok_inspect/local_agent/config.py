@@ -8,14 +8,14 @@ section. Only HTTP tunnels are started; the others are reported as skipped.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ngrok_inspect.errors import ConfigError, UsageError
 from ngrok_inspect.local_agent.proxy import TunnelSpec
+from ngrok_inspect.settings import read_config_file
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
 
@@ -80,36 +80,9 @@ def load_agent_config(paths: list[Path]) -> AgentConfig:
     return out
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read config file {path} ({exc.strerror or exc})",
-            hint="Check the path given to --config",
-            path=str(path),
-        ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        where = f" line {line}" if line else ""
-        raise ConfigError(
-            f"{path}{where}: not valid YAML ({getattr(exc, 'problem', None) or 'syntax error'})",
-            hint="Fix the file; ngrok config files are YAML",
-            path=str(path),
-            line=line,
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: expected a mapping at the top level",
-            hint="An ngrok config file starts with 'version: \"2\"' or 'version: \"3\"'",
-            path=str(path),
-        )
-    return data
+def _read(path: Path) -> Mapping[str, Any]:
+    """The file as a mapping ({} when empty); the same reader and errors as discovery."""
+    return read_config_file(path) or {}
 
 
 def _inspect(value: Any) -> bool:
