@@ -146,41 +146,40 @@ def _note(text: str) -> None:
 
 def _run_until_signal(agent: LocalAgent, *, wanted: str) -> None:
     """Start the agent, print where it listens, serve until Ctrl-C or SIGTERM (exit 0)."""
-    import signal
-    import threading
+    from ngrok_inspect.cli.signals import stop_requested
 
+    with stop_requested() as stop:
+        try:
+            agent.start()
+            _print_banner(agent, wanted=wanted)
+            while not stop.wait(0.5):
+                pass
+        finally:
+            agent.stop()
+    _note("Stopped.")
+
+
+def _print_banner(agent: LocalAgent, *, wanted: str) -> None:
+    """Each tunnel (name, public URL -> upstream), the API URL, and any warning."""
     from ngrok_inspect import __version__
     from ngrok_inspect.local_agent.server import is_loopback, parse_hostport
 
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        agent.start()
-        _note(f"ngrok-inspect agent {__version__}: capturing locally (no ngrok account needed)")
-        width = max(len(t.name) for t in agent.tunnels)
-        for t in agent.tunnels:
-            target = t.addr or "request bin (answers 200)"
-            capture = "" if t.inspect else "  (inspect: false, not captured)"
-            _note(f"Tunnel  {t.name:<{width}}  {t.public_url} -> {target}{capture}")
-        _note(f"API     {agent.api_url}/api")
-        wanted_port = parse_hostport(wanted)[1]
-        if wanted_port and not agent.api_url.endswith(f":{wanted_port}"):
-            _note(f"Note: port {wanted_port} was taken; the API is on {agent.api_url}")
-        for host in {parse_hostport(u)[0].strip("[]") for u in [agent.api_url]} | {
-            parse_hostport(t.public_url)[0].strip("[]") for t in agent.tunnels
-        }:
-            if not is_loopback(host):
-                _note(
-                    f"Warning: listening on {host}: other machines can reach the captured "
-                    "traffic; use 127.0.0.1 unless you mean it"
-                )
-        _note("Press Ctrl-C to stop.")
-        while not stop.wait(0.5):
-            pass
-    finally:
-        agent.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    _note("Stopped.")
+    _note(f"ngrok-inspect agent {__version__}: capturing locally (no ngrok account needed)")
+    width = max(len(t.name) for t in agent.tunnels)
+    for t in agent.tunnels:
+        target = t.addr or "request bin (answers 200)"
+        capture = "" if t.inspect else "  (inspect: false, not captured)"
+        _note(f"Tunnel  {t.name:<{width}}  {t.public_url} -> {target}{capture}")
+    _note(f"API     {agent.api_url}/api")
+    wanted_port = parse_hostport(wanted)[1]
+    if wanted_port and not agent.api_url.endswith(f":{wanted_port}"):
+        _note(f"Note: port {wanted_port} was taken; the API is on {agent.api_url}")
+    hosts = {parse_hostport(u)[0].strip("[]") for u in [agent.api_url]}
+    hosts |= {parse_hostport(t.public_url)[0].strip("[]") for t in agent.tunnels}
+    for host in sorted(hosts):
+        if not is_loopback(host):
+            _note(
+                f"Warning: listening on {host}: other machines can reach the captured "
+                "traffic; use 127.0.0.1 unless you mean it"
+            )
+    _note("Press Ctrl-C to stop.")

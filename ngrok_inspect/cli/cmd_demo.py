@@ -36,6 +36,7 @@ def demo_command(
     127.0.0.1.
     """
     from ngrok_inspect.cli.cmd_requests import print_detail, print_list
+    from ngrok_inspect.cli.signals import stop_requested
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.demo import DemoUpstream, send_sample_traffic
     from ngrok_inspect.local_agent import LocalAgent
@@ -63,19 +64,6 @@ def demo_command(
                 "requests list --errors\nSend more traffic to "
                 f"{tunnel.public_url}. Press Ctrl-C to stop."
             )
-            _wait_for_signal()
-
-
-def _wait_for_signal() -> None:
-    """Block until Ctrl-C or SIGTERM (then return normally: exit 0)."""
-    import signal
-    import threading
-
-    stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            with stop_requested() as stop:
+                while not stop.wait(0.5):
+                    pass
