@@ -83,14 +83,16 @@ def list_plain(reqs: list[CapturedRequest]) -> str:
 
 
 def list_renderable(reqs: list[CapturedRequest], *, width: int = 120) -> RenderableType:
-    """A table for terminals ``width`` wide: status coloured by class; only the path
-    column gives way (with an ellipsis) when the terminal is narrow."""
+    """A table for terminals ``width`` wide: status coloured by class. When narrow, the
+    client, tunnel, size and time columns go first, then the path is cut (ellipsis)."""
     from rich.text import Text
 
     all_rows = [_row(r) for r in reqs]
     names = list(LIST_COLUMNS)
     natural = [max([len(n), *(len(row[i]) for row in all_rows)]) for i, n in enumerate(names)]
-    keep = choose_columns(names, natural, "PATH", width, ["CLIENT", "TUNNEL", "SIZE", "TIME"])
+    # the path is what people scan for: drop other columns before cutting it below 24
+    drop = ["CLIENT", "TUNNEL", "SIZE", "TIME"]
+    keep = choose_columns(names, natural, "PATH", width, drop, flex_want=24)
     names = [names[i] for i in keep]
     rows = [[row[i] for i in keep] for row in all_rows]
     widths = fit_widths([natural[i] for i in keep], names.index("PATH"), width)

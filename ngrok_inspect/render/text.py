@@ -79,13 +79,20 @@ def fit_widths(natural: list[int], flex: int, total: int, *, flex_min: int = 8) 
 
 
 def choose_columns(
-    names: list[str], natural: list[int], flex: str, total: int, drop: list[str]
+    names: list[str],
+    natural: list[int],
+    flex: str,
+    total: int,
+    drop: list[str],
+    *,
+    flex_want: int = 8,
 ) -> list[int]:
     """Indexes of the columns to show in ``total`` characters: the columns in ``drop``
-    are left out, in that order, until the others fit with ``flex`` at 8 characters."""
+    are left out, in that order, until the others fit with ``flex`` at ``flex_want``
+    characters (or its natural width, if less)."""
     keep = list(range(len(names)))
     for name in drop:
-        need = sum(min(natural[i], 8) if names[i] == flex else natural[i] for i in keep)
+        need = sum(min(natural[i], flex_want) if names[i] == flex else natural[i] for i in keep)
         if need + 2 * (len(keep) - 1) <= total:
             break
         keep.remove(names.index(name))
