@@ -39,6 +39,12 @@ _EXPORTS: dict[str, str] = {
     "RequestNotFoundError": "ngrok_inspect.errors",
     "TunnelNotFoundError": "ngrok_inspect.errors",
     "InvalidResponseError": "ngrok_inspect.errors",
+    "ConditionNotMetError": "ngrok_inspect.errors",
+    "RequestFilter": "ngrok_inspect.filters",
+    "parse_expression": "ngrok_inspect.filters",
+    "wait_for": "ngrok_inspect.watch",
+    "compute_stats": "ngrok_inspect.stats",
+    "LocalAgent": "ngrok_inspect.local_agent",
 }
 
 __all__ = [
@@ -48,21 +54,27 @@ __all__ = [
     "AgentUnreachableError",
     "Body",
     "CapturedRequest",
+    "ConditionNotMetError",
     "HttpMessage",
     "HttpRequest",
     "HttpResponse",
     "InspectConfig",
     "InvalidResponseError",
+    "LocalAgent",
     "MetricSet",
     "NgrokInspectError",
     "NotFoundError",
+    "RequestFilter",
     "RequestNotFoundError",
     "Settings",
     "Tunnel",
     "TunnelNotFoundError",
     "__version__",
+    "compute_stats",
     "ngrok",
+    "parse_expression",
     "resolve_settings",
+    "wait_for",
 ]
 
 if TYPE_CHECKING:
@@ -71,12 +83,15 @@ if TYPE_CHECKING:
     from ngrok_inspect.errors import (
         AgentError,
         AgentUnreachableError,
+        ConditionNotMetError,
         InvalidResponseError,
         NgrokInspectError,
         NotFoundError,
         RequestNotFoundError,
         TunnelNotFoundError,
     )
+    from ngrok_inspect.filters import RequestFilter, parse_expression
+    from ngrok_inspect.local_agent import LocalAgent
     from ngrok_inspect.models import (
         AgentStatus,
         Body,
@@ -88,6 +103,8 @@ if TYPE_CHECKING:
         Tunnel,
     )
     from ngrok_inspect.settings import Settings, resolve_settings
+    from ngrok_inspect.stats import compute_stats
+    from ngrok_inspect.watch import wait_for
 
 
 def __getattr__(name: str) -> Any:
