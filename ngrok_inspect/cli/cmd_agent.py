@@ -23,7 +23,14 @@ DEFAULT_WEB_ADDR = "127.0.0.1:4040"
 WEB_ADDR_TRIES = 10  # 4040 ... 4049, as ngrok does
 
 
-@app.command("agent")
+@app.command(
+    "agent",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect agent 8000\n\n"
+    "  ngrok-inspect agent http://127.0.0.1:3000 --listen 127.0.0.1:8080 --quiet\n\n"
+    "  ngrok-inspect agent --config ngrok.yml   (every HTTP tunnel of the file)\n\n"
+    "  ngrok-inspect agent   (a request bin: every request is answered 200)",
+)
 def agent_command(
     upstream: Annotated[
         str | None,
