@@ -18,6 +18,7 @@ from ngrok_inspect.errors import UsageError
 
 if TYPE_CHECKING:
     from ngrok_inspect.local_agent import LocalAgent
+    from ngrok_inspect.local_agent.config import AgentConfig
 
 DEFAULT_WEB_ADDR = "127.0.0.1:4040"
 WEB_ADDR_TRIES = 10  # 4040 ... 4049, as ngrok does
@@ -87,30 +88,19 @@ def agent_command(
     Every other command works against it: ngrok-inspect --api-url 4040 requests list.
     """
     from ngrok_inspect.local_agent import LocalAgent
-    from ngrok_inspect.local_agent.config import load_agent_config, parse_size
+    from ngrok_inspect.local_agent.config import parse_size
 
     if state().debug:  # show aiohttp's per-request errors (with tracebacks) on stderr
         import logging
 
         logging.getLogger("ngrok_inspect.local_agent").addHandler(logging.StreamHandler())
     config = config or state().config
-    specs = None
+    cfg = _load_config(config, cli_tunnel=(upstream, listen, name)) if config else None
+    specs = cfg.tunnels if cfg else None
+    addr = web_addr or (cfg.web_addr if cfg else None)
     db_size = parse_size(inspect_db_size) if inspect_db_size is not None else None
-    addr = web_addr
-    if config:
-        cfg = load_agent_config([Path(p.strip()) for p in config.split(",") if p.strip()])
-        for skipped in cfg.skipped:
-            _note(f"Skipping tunnel {skipped}: the local agent serves HTTP tunnels only")
-        if not cfg.tunnels:
-            raise UsageError(
-                f"no HTTP tunnels in {config}",
-                hint="Define tunnels (version 2) or endpoints (version 3) with an upstream",
-            )
-        specs = cfg.tunnels
-        if upstream is not None or listen != "127.0.0.1:0" or name != "command_line":
-            _note("Note: UPSTREAM, --listen and --name are ignored with --config")
-        addr = addr or cfg.web_addr
-        db_size = db_size if db_size is not None else cfg.inspect_db_size
+    if db_size is None and cfg is not None:
+        db_size = cfg.inspect_db_size
     printer = None if quiet else _RequestLine(multi=bool(specs and len(specs) > 1))
     agent = LocalAgent(
         upstream,
@@ -125,6 +115,23 @@ def agent_command(
         on_request=printer,
     )
     _run_until_signal(agent, wanted=addr or DEFAULT_WEB_ADDR)
+
+
+def _load_config(config: str, *, cli_tunnel: tuple[str | None, str, str]) -> AgentConfig:
+    """The HTTP tunnels of the ngrok config file(s); says what it skips or ignores."""
+    from ngrok_inspect.local_agent.config import load_agent_config
+
+    cfg = load_agent_config([Path(p.strip()) for p in config.split(",") if p.strip()])
+    for skipped in cfg.skipped:
+        _note(f"Skipping tunnel {skipped}: the local agent serves HTTP tunnels only")
+    if not cfg.tunnels:
+        raise UsageError(
+            f"no HTTP tunnels in {config}",
+            hint="Define tunnels (version 2) or endpoints (version 3) with an upstream",
+        )
+    if cli_tunnel != (None, "127.0.0.1:0", "command_line"):
+        _note("Note: UPSTREAM, --listen and --name are ignored with --config")
+    return cfg
 
 
 class _RequestLine:

@@ -35,9 +35,7 @@ def demo_command(
     Nothing leaves this machine: the sample service, the agent and its API all listen on
     127.0.0.1.
     """
-    from ngrok_inspect.cli.cmd_requests import print_detail, print_list
     from ngrok_inspect.cli.signals import stop_requested
-    from ngrok_inspect.client import AgentClient
     from ngrok_inspect.demo import DemoUpstream, send_sample_traffic
     from ngrok_inspect.local_agent import LocalAgent
     from ngrok_inspect.render import output
@@ -52,12 +50,7 @@ def demo_command(
         output.notice(f"Local agent: {tunnel.public_url} -> {upstream.url}, API {agent.api_url}")
         sent = send_sample_traffic(tunnel.public_url)
         output.notice(f"Sent {sent} requests through it; the agent captured:\n")
-        with AgentClient(agent.api_url, timeout=st.settings.timeout) as client:
-            reqs = client.list_requests()
-            print_list(reqs, no_color=st.no_color)
-            webhook = next(r for r in reqs if r.path == "/webhooks/github")
-            output.notice(f"\nThe webhook in detail (ngrok-inspect requests show {webhook.id}):\n")
-            print_detail(webhook, {tunnel.name: tunnel.public_url}, no_color=st.no_color)
+        _show_capture(agent.api_url, {tunnel.name: tunnel.public_url}, timeout=st.settings.timeout)
         if keep:
             output.notice(
                 f"\nThe agent keeps running. Try: ngrok-inspect --api-url {agent.api_url} "
@@ -67,3 +60,18 @@ def demo_command(
             with stop_requested() as stop:
                 while not stop.wait(0.5):
                     pass
+
+
+def _show_capture(api_url: str, public_urls: dict[str, str], *, timeout: float) -> None:
+    """What the agent captured, as ``requests list`` shows it; then the webhook in detail."""
+    from ngrok_inspect.cli.cmd_requests import print_detail, print_list
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.render import output
+
+    no_color = state().no_color
+    with AgentClient(api_url, timeout=timeout) as client:
+        reqs = client.list_requests()
+    print_list(reqs, no_color=no_color)
+    webhook = next(r for r in reqs if r.path == "/webhooks/github")
+    output.notice(f"\nThe webhook in detail (ngrok-inspect requests show {webhook.id}):\n")
+    print_detail(webhook, public_urls, no_color=no_color)
