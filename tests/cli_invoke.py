@@ -10,7 +10,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from ngrok_inspect.cli import run
@@ -46,3 +48,17 @@ def invoke(
         sys.stdout.flush()
         sys.stderr.flush()
         return Outcome(code, out.getvalue(), err.getvalue().decode("utf-8"))
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``ngrok-inspect ARGS`` through ``main`` with pytest's captured stdout/stderr;
+    return ``(exit code, stdout, stderr)`` (for tests that run commands in threads)."""
+    from ngrok_inspect.cli import main
+
+    code: Any = 0
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return int(code or 0), out, err

@@ -18,17 +18,7 @@ from typing import Any
 
 import pytest
 
-from ngrok_inspect.cli import main
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code: Any = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out, err
+from tests.cli_invoke import run_cli
 
 
 def public(agent: Any) -> str:

@@ -13,6 +13,7 @@ import pytest
 
 from ngrok_inspect.models import CapturedRequest
 from ngrok_inspect.stats import DurationStats, compute_stats, percentile
+from tests.cli_invoke import run_cli
 
 
 def load(fixtures_dir: Path, name: str) -> list[dict[str, Any]]:
@@ -139,18 +140,6 @@ def test_percentile_matches_statistics(n: int) -> None:
     for p in (1, 50, 95, 99):
         assert percentile(values, p) == pytest.approx(q[p - 1])
     assert percentile(values, 0) == values[0] and percentile(values, 100) == values[-1]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    from ngrok_inspect.cli import main
-
-    code: Any = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out, err
 
 
 def test_cli_stats_json_matches_the_library(

@@ -16,18 +16,8 @@ from typing import Any
 
 import pytest
 
-from ngrok_inspect.cli import main
 from ngrok_inspect.local_agent import LocalAgent
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code: Any = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return int(code or 0), out, err
+from tests.cli_invoke import run_cli
 
 
 def sender(url: str, *, method: str = "POST", body: dict[str, Any] | None = None) -> str:
