@@ -11,9 +11,11 @@ on the body (``decode_error``, ``truncated``).
 
 from __future__ import annotations
 
+import base64
 import json as _json
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -188,6 +190,60 @@ def _looks_text(data: bytes) -> bool:
     return not any(b < 9 or (13 < b < 32 and b != 27) for b in sample)
 
 
+def _content_length(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        n = int(value.split(",")[0].strip())
+    except ValueError:
+        return None
+    return n if n >= 0 else None
+
+
+class _Framing:
+    """What a message's headers say about its body (shared between bodies: read-only)."""
+
+    __slots__ = ("chunked", "declared_length", "encoding", "media", "media_kind", "params")
+
+    def __init__(
+        self,
+        media: str | None,
+        params: dict[str, str],
+        encoding: str | None,
+        declared_length: int | None,
+        chunked: bool,
+    ) -> None:
+        self.media = media  # Content-Type's media type, lower-case
+        self.params = params  # its parameters (charset, boundary)
+        self.media_kind = _media_kind(media)  # what the media type says the body is
+        self.encoding = encoding  # Content-Encoding; None for identity or absent
+        self.declared_length = declared_length  # Content-Length, when valid
+        self.chunked = chunked  # Transfer-Encoding: chunked
+
+
+@lru_cache(maxsize=256)
+def _parse_framing(
+    content_type: str | None,
+    content_encoding: str | None,
+    content_length: str | None,
+    transfer_encoding: str | None,
+) -> _Framing:
+    """Parse the framing headers (cached: a capture repeats the same few values a lot)."""
+    media, params = parse_content_type(content_type)
+    encoding = content_encoding
+    if encoding is not None:
+        encoding = encoding.strip()
+        if encoding.lower() in ("", "identity"):
+            encoding = None
+    return _Framing(
+        media,
+        params,
+        encoding,
+        _content_length(content_length),
+        transfer_encoding is not None and "chunked" in transfer_encoding.lower(),
+    )
+
+
 @dataclass(frozen=True)
 class BodyPart:
     """One part of a ``multipart/*`` body."""
@@ -211,70 +267,54 @@ class Body:
         self._headers = headers
 
     @cached_property
-    def _first_values(self) -> dict[str, str]:
-        """Lower-case header name -> its first value (built once, read several times)."""
-        out: dict[str, str] = {}
-        for k, v in self._headers:
-            out.setdefault(k.lower(), v)
-        return out
-
-    def _header(self, name: str) -> str | None:
-        return self._first_values.get(name.lower())
-
-    @cached_property
-    def _media(self) -> tuple[str | None, dict[str, str]]:
-        return parse_content_type(self._header("Content-Type"))
+    def _framing(self) -> _Framing:
+        """What the headers say about the body (the first value of each header counts)."""
+        first = {k.lower(): v for k, v in reversed(self._headers)}
+        return _parse_framing(
+            first.get("content-type"),
+            first.get("content-encoding"),
+            first.get("content-length"),
+            first.get("transfer-encoding"),
+        )
 
     @property
     def content_type(self) -> str | None:
         """Media type, lower-case, without parameters (None when not given)."""
-        return self._media[0]
+        return self._framing.media
 
     @property
     def charset(self) -> str | None:
         """The ``charset`` parameter of Content-Type, when given."""
-        return self._media[1].get("charset")
+        return self._framing.params.get("charset")
 
     @property
     def boundary(self) -> str | None:
         """The multipart boundary, when given."""
-        return self._media[1].get("boundary")
+        return self._framing.params.get("boundary")
 
-    @cached_property
+    @property
     def encoding(self) -> str | None:
         """``Content-Encoding`` as captured (``"gzip"``); None for identity/absent."""
-        value = self._header("Content-Encoding")
-        if value is None or value.strip().lower() in ("", "identity"):
-            return None
-        return value.strip()
+        return self._framing.encoding
 
-    @cached_property
+    @property
     def declared_length(self) -> int | None:
         """``Content-Length`` as declared, when given and valid."""
-        value = self._header("Content-Length")
-        if value is None:
-            return None
-        try:
-            n = int(value.split(",")[0].strip())
-        except ValueError:
-            return None
-        return n if n >= 0 else None
-
-    @cached_property
-    def _chunked(self) -> bool:
-        te = self._header("Transfer-Encoding")
-        return te is not None and "chunked" in te.lower()
+        return self._framing.declared_length
 
     @cached_property
     def _decoded(self) -> tuple[bytes, bool, str | None]:
+        framing = self._framing
         data = self.wire
-        truncated = False
-        if self._chunked:
+        if framing.chunked:
             data, complete = dechunk(data)
             truncated = not complete
-        elif self.declared_length is not None and len(data) < self.declared_length:
-            truncated = True
-        data, error = decompress(data, self.encoding)
+        else:
+            declared = framing.declared_length
+            truncated = declared is not None and len(data) < declared
+        if framing.encoding is None:  # identity: the body is the wire slice itself
+            return data, truncated, None
+        data, error = decompress(data, framing.encoding)
         return data, truncated, error
 
     @property
@@ -300,15 +340,15 @@ class Body:
     @cached_property
     def text(self) -> str | None:
         """The body as text (charset applied; UTF-8 by default); None for binary bodies."""
-        data = self.data
+        data, _, error = self._decoded
         if not data:
             return ""
-        if self.decode_error is not None:
+        if error is not None:
             return None
-        kind = _media_kind(self.content_type)
+        kind = self._framing.media_kind
         if kind == "binary" or ((kind is None or kind == "multipart") and not _looks_text(data)):
             return None
-        charset = self.charset or "utf-8"
+        charset = self._framing.params.get("charset") or "utf-8"
         try:
             return data.decode(charset)
         except LookupError:
@@ -323,10 +363,9 @@ class Body:
         text = self.text
         if not text:
             return _MISSING
-        media_kind = _media_kind(self.content_type)
-        stripped = text.lstrip()
+        media_kind = self._framing.media_kind
         if media_kind != "json" and not (
-            media_kind in (None, "text") and stripped[:1] in ("{", "[")
+            media_kind in (None, "text") and text.lstrip()[:1] in ("{", "[")
         ):
             return _MISSING
         try:
@@ -348,15 +387,16 @@ class Body:
     @cached_property
     def kind(self) -> str:
         """One of empty, json, form, multipart, xml, html, text, binary."""
-        if not self.data:
+        data, _, error = self._decoded
+        if not data:
             return "empty"
-        if _media_kind(self.content_type) == "multipart" and self.decode_error is None:
+        media_kind = self._framing.media_kind
+        if media_kind == "multipart" and error is None:
             return "multipart"
         if self.text is None:
             return "binary"
-        if self.is_json:
+        if self._json is not _MISSING:
             return "json"
-        media_kind = _media_kind(self.content_type)
         if media_kind == "json" or media_kind is None:
             return "text"
         return media_kind
@@ -364,14 +404,14 @@ class Body:
     @cached_property
     def form(self) -> list[tuple[str, str]] | None:
         """URL-encoded form fields in order (None unless the body is a form)."""
-        if _media_kind(self.content_type) != "form" or self.text is None:
+        if self._framing.media_kind != "form" or self.text is None:
             return None
         return parse_qsl(self.text, keep_blank_values=True)
 
     @cached_property
     def parts(self) -> list[BodyPart] | None:
         """The parts of a multipart body (None unless multipart with a boundary)."""
-        if _media_kind(self.content_type) != "multipart" or not self.boundary:
+        if self._framing.media_kind != "multipart" or not self.boundary:
             return None
         delim = b"--" + self.boundary.encode("latin-1")
         chunks = self.data.split(delim)
@@ -393,32 +433,30 @@ class Body:
 
     def to_dict(self) -> dict[str, Any]:
         """The record's ``body`` object (see docs/internals.md)."""
-        import base64
-
+        framing = self._framing
         if not self.wire:  # the common case of a GET: skip the decoding machinery
             return {
                 "size": 0,
-                "content_type": self.content_type,
-                "encoding": self.encoding,
+                "content_type": framing.media,
+                "encoding": framing.encoding,
                 "kind": "empty",
-                "truncated": self._chunked or bool(self.declared_length),
+                "truncated": framing.chunked or bool(framing.declared_length),
                 "text": "",
                 "json": None,
                 "base64": None,
             }
+        data, truncated, _ = self._decoded
         text = self.text
-        is_json = self.kind == "json"
+        kind = self.kind
         return {
-            "size": self.size,
-            "content_type": self.content_type,
-            "encoding": self.encoding,
-            "kind": self.kind,
-            "truncated": self.truncated,
+            "size": len(data),
+            "content_type": framing.media,
+            "encoding": framing.encoding,
+            "kind": kind,
+            "truncated": truncated,
             "text": text,
-            "json": self.json if is_json else None,
-            "base64": base64.b64encode(self.data).decode("ascii")
-            if text is None and self.data
-            else None,
+            "json": self._json if kind == "json" else None,
+            "base64": base64.b64encode(data).decode("ascii") if text is None and data else None,
         }
 
     def __repr__(self) -> str:
