@@ -12,16 +12,19 @@ through it (a mix of GET/POST with small JSON bodies), then times, as separate p
 Prints medians and ratios (and a Markdown table with ``--markdown``). Usage::
 
     .venv/bin/python bench/bench_cli.py [--runs 15] [--captures 1000] [--markdown]
+                                        [--bytecode cached|none]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,15 +56,35 @@ class _Upstream(BaseHTTPRequestHandler):
     do_GET = do_POST = _answer
 
 
-def _time_all(cases: dict[str, str], runs: int) -> dict[str, tuple[float, int]]:
+def _bytecode_env(mode: str) -> dict[str, str]:
+    """The environment of the timed commands.
+
+    ``cached`` (the default) is the case of an installed package: every command, the bare
+    script too, reads bytecode from a cache filled by a warm-up round (pip compiles at
+    install, but an editable install on a machine with PYTHONDONTWRITEBYTECODE=1 would
+    otherwise compile our sources at every start). ``none`` keeps the environment as is.
+    """
+    env = dict(os.environ)
+    if mode == "cached":
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="ngrok-inspect-bench-pyc-")
+    return env
+
+
+def _time_all(
+    cases: dict[str, str], runs: int, env: dict[str, str]
+) -> dict[str, tuple[float, int]]:
     """Median wall time in ms of each shell command and the size of its stdout. The cases
-    run round-robin, so a change in machine load hits them all alike."""
+    run round-robin, so a change in machine load hits them all alike; one untimed round
+    first (it fills the bytecode cache, when there is one)."""
     times: dict[str, list[float]] = {name: [] for name in cases}
     sizes: dict[str, int] = {}
+    for cmd in cases.values():
+        subprocess.run(cmd, shell=True, capture_output=True, check=True, env=env)
     for _ in range(runs):
         for name, cmd in cases.items():
             t0 = time.perf_counter()
-            out = subprocess.run(cmd, shell=True, capture_output=True, check=True)
+            out = subprocess.run(cmd, shell=True, capture_output=True, check=True, env=env)
             times[name].append((time.perf_counter() - t0) * 1000)
             sizes[name] = len(out.stdout)
     return {name: (statistics.median(t), sizes[name]) for name, t in times.items()}
@@ -72,6 +95,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--captures", type=int, default=1000)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument(
+        "--bytecode",
+        choices=("cached", "none"),
+        default="cached",
+        help="cached: as an installed package (default); none: the environment as is",
+    )
     ns = ap.parse_args()
 
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
@@ -105,12 +134,15 @@ def main() -> None:
         )
         cases["ngrok-inspect --version"] = f"{BIN} --version"
         cases['python -c "import requests"'] = f'{py} -c "import requests"'
-        results = _time_all(cases, ns.runs)
+        results = _time_all(cases, ns.runs, _bytecode_env(ns.bytecode))
     upstream.shutdown()
 
     floor = results["bare script (requests + json.dumps)"][0]
     start_floor = results['python -c "import requests"'][0]
-    print(f"captures held by the agent: {held}; runs per case: {ns.runs} (median)")
+    print(
+        f"captures held by the agent: {held}; runs per case: {ns.runs} (median); "
+        f"bytecode: {ns.bytecode}"
+    )
     rows = []
     for name, (ms, size) in results.items():
         fixed_cost = "version" in name or "import requests" in name or "limit 1" in name
