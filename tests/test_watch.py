@@ -372,9 +372,12 @@ def test_follow_stops_on_timeout_and_on_stop(scripted: ScriptedAgent, client: Ag
 
 def test_wait_for_counts_only_new_entries(scripted: ScriptedAgent, client: AgentClient) -> None:
     scripted.add(1)
+    # the new entries land a little after the starting point is recorded (never before it,
+    # however slow the machine), while the wait is polling
     timer = threading.Timer(0.2, lambda: [scripted.add(n) for n in (2, 3)])
-    timer.start()
-    got = wait_for(client, RequestFilter(), count=2, timeout=10, poll_interval=0.02)
+    got = wait_for(
+        client, RequestFilter(), count=2, timeout=10, poll_interval=0.02, trigger=timer.start
+    )
     timer.join()
     assert [r.id for r in got] == [make_id(2), make_id(3)]
 
@@ -403,8 +406,8 @@ def test_wait_for_trigger_runs_after_the_starting_point(
 def test_wait_for_timeout_says_what_and_how_many(
     scripted: ScriptedAgent, client: AgentClient
 ) -> None:
-    timer = threading.Timer(0.05, lambda: scripted.add(1))
-    timer.start()
+    # the entry arrives after the starting point is recorded (as a trigger), never before,
+    # however slow the machine is
     with pytest.raises(WaitTimeoutError) as info:
         wait_for(
             client,
@@ -412,8 +415,8 @@ def test_wait_for_timeout_says_what_and_how_many(
             count=3,
             timeout=0.6,
             poll_interval=0.02,
+            trigger=lambda: scripted.add(1),
         )
-    timer.join()
     err = info.value
     assert isinstance(err, ConditionNotMetError)
     assert err.exit_code == ExitCode.CONDITION
