@@ -102,8 +102,18 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
     r = invoke(args)
     assert r.exit_code == 2
     assert r.stdout == ""
-    assert "Error" in r.stderr
-    assert "Traceback" not in r.stderr
+    # one line of cause, one line of what to do, as every other error
+    cause, hint = r.stderr.splitlines()
+    assert cause.startswith("Error: ")
+    assert hint and not hint.startswith(("Usage", "Error"))
+
+
+def test_usage_error_names_the_command_and_the_option() -> None:
+    r = invoke(["requests", "list", "--bogus"])
+    assert r.stderr.splitlines() == [
+        "Error: No such option: --bogus",
+        "See 'ngrok-inspect requests list --help'",
+    ]
 
 
 def test_bad_api_url_is_a_usage_error() -> None:

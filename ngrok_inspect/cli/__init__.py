@@ -100,9 +100,12 @@ def run(args: list[str]) -> int:
     except Abort:
         sys.stderr.write("\nInterrupted\n")
         return int(ExitCode.INTERRUPTED)
+    except UsageError as exc:  # a bad flag or value: the same two lines as every error
+        command = exc.ctx.command_path if exc.ctx is not None else "ngrok-inspect"
+        return _fail(exc.format_message(), f"See '{command} --help'", ExitCode.USAGE)
     except ClickException as exc:
         exc.show(file=sys.stderr)
-        return int(ExitCode.USAGE) if isinstance(exc, UsageError) else int(exc.exit_code)
+        return int(exc.exit_code)
     except NgrokInspectError as exc:
         if debug or state().debug:
             traceback.print_exc(file=sys.stderr)
