@@ -440,10 +440,16 @@ def test_wait_for_unexpected_status(scripted: ScriptedAgent, client: AgentClient
     assert info.value.exit_code == ExitCode.CONDITION
 
 
-def test_wait_for_agent_that_starts_late(template: dict[str, Any]) -> None:
+def closed_port(template: dict[str, Any]) -> int:
+    """A port an agent just listened on and no longer does: an agent not up yet."""
     probe = ScriptedAgent(template)
     port = probe.port
     probe.close()
+    return port
+
+
+def test_wait_for_agent_that_starts_late(template: dict[str, Any]) -> None:
+    port = closed_port(template)
     late: list[ScriptedAgent] = []
 
     def start_late() -> None:
@@ -463,9 +469,7 @@ def test_wait_for_agent_that_starts_late(template: dict[str, Any]) -> None:
 
 
 def test_wait_for_timeout_on_an_agent_that_never_came(template: dict[str, Any]) -> None:
-    probe = ScriptedAgent(template)
-    port = probe.port
-    probe.close()
+    port = closed_port(template)
     with pytest.raises(WaitTimeoutError) as info:
         wait_for(f"http://127.0.0.1:{port}", timeout=0.3, poll_interval=0.05)
     assert "not answering" in info.value.message
@@ -582,9 +586,7 @@ def test_monitor_run_yields_per_interval(scripted: ScriptedAgent, client: AgentC
 
 
 def test_wait_for_trigger_waits_for_a_late_agent(template: dict[str, Any]) -> None:
-    probe = ScriptedAgent(template)
-    port = probe.port
-    probe.close()
+    port = closed_port(template)
     late: list[ScriptedAgent] = []
     fired: list[int] = []
 
@@ -610,9 +612,7 @@ def test_wait_for_trigger_waits_for_a_late_agent(template: dict[str, Any]) -> No
 
 
 def test_wait_for_trigger_not_run_when_the_agent_never_came(template: dict[str, Any]) -> None:
-    probe = ScriptedAgent(template)
-    port = probe.port
-    probe.close()
+    port = closed_port(template)
     fired: list[bool] = []
     with pytest.raises(WaitTimeoutError) as info:
         wait_for(
