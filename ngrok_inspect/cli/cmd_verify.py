@@ -93,7 +93,7 @@ def verify_command(
     if bad:
         raise ConditionNotMetError(
             f"{len(bad)} of {len(checked)} checked requests are not validly signed",
-            hint="See the reason column; 'stale' ones can be re-sent with replay --resign",
+            hint="See the reason column and docs/webhooks.md",
         )
 
 
