@@ -20,14 +20,23 @@ SCAN = 50
 
 
 def find_replay(
-    client: AgentClient, original: CapturedRequest, known: set[str], timeout: float
+    client: AgentClient,
+    original: CapturedRequest,
+    known: set[str],
+    timeout: float,
+    *,
+    method: str | None = None,
+    uri: str | None = None,
 ) -> CapturedRequest:
-    """The new, completed entry a replay of ``original`` produced (polls the newest
-    entries); :class:`ConditionNotMetError` when none appears within ``timeout``."""
+    """The new, completed entry a replay of ``original`` (sent as ``method`` ``uri`` when
+    edited) produced (polls the newest entries); :class:`ConditionNotMetError` when none
+    appears within ``timeout``."""
     deadline = time.monotonic() + timeout
+    want_method = method or original.method
+    want_uri = uri or original.request.uri
     while True:
         for req in client.list_requests(limit=SCAN):
-            same = req.method == original.method and req.request.uri == original.request.uri
+            same = req.method == want_method and req.request.uri == want_uri
             if req.id not in known and same and not req.pending:
                 return req
         if time.monotonic() >= deadline:
@@ -57,12 +66,99 @@ def replay_command(
         bool, typer.Option("--no-wait", help="Return once the agent accepted the replay.")
     ] = False,
     as_json: JsonOpt = False,
+    method: Annotated[
+        str | None, typer.Option("--method", metavar="M", help="Send with this method.")
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", metavar="/P?Q", help="Send to this target (path and query)."),
+    ] = None,
+    query: Annotated[
+        list[str] | None,
+        typer.Option("--query", metavar="K=V", help="Set a query parameter (repeatable)."),
+    ] = None,
+    query_del: Annotated[
+        list[str] | None,
+        typer.Option("--query-del", metavar="K", help="Remove a query parameter (repeatable)."),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="Set a header (repeatable)."),
+    ] = None,
+    del_header: Annotated[
+        list[str] | None,
+        typer.Option("--del-header", metavar="NAME", help="Remove a header (repeatable)."),
+    ] = None,
+    body: Annotated[
+        str | None,
+        typer.Option("--body", metavar="TEXT|@FILE|-", help="Replace the body (- reads stdin)."),
+    ] = None,
+    json_set: Annotated[
+        list[str] | None,
+        typer.Option("--json-set", metavar="PATH=JSON", help="Set a.b[0] in a JSON body."),
+    ] = None,
+    form_set: Annotated[
+        list[str] | None,
+        typer.Option("--form-set", metavar="K=V", help="Set a field of a form body."),
+    ] = None,
+    edit: Annotated[
+        bool, typer.Option("--edit", help="Edit the request in $VISUAL/$EDITOR first.")
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="URL", help="Send straight to this URL, not the tunnel."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
+    ] = False,
+    resign: Annotated[
+        str | None,
+        typer.Option("--resign", metavar="PROVIDER", help="Recompute the webhook signature."),
+    ] = None,
+    secret: Annotated[
+        str | None, typer.Option("--secret", metavar="S", help="The signing secret for --resign.")
+    ] = None,
+    secret_env: Annotated[
+        str | None, typer.Option("--secret-env", metavar="VAR", help="Read it from $VAR.")
+    ] = None,
+    secret_file: Annotated[
+        str | None, typer.Option("--secret-file", metavar="FILE", help="Read it from FILE.")
+    ] = None,
+    show_response: Annotated[
+        bool, typer.Option("--show-response", help="Print the answer's headers and body too.")
+    ] = False,
 ) -> None:
     """Replay a request through the agent, then print the new entry's id, status and
-    duration (--json: its record). Waits up to --timeout seconds for it."""
+    duration (--json: its record). Waits up to --timeout seconds for it. With edits,
+    --to, --resign or --dry-run the request is sent by ngrok-inspect itself: through the
+    tunnel's public URL (so it is captured) or to --to URL. See docs/replay.md."""
     from ngrok_inspect.render import output
 
     st = state()
+    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
+
+    args = EditArgs(
+        method=method,
+        path=path,
+        query=query or [],
+        query_del=query_del or [],
+        header=header or [],
+        del_header=del_header or [],
+        body=body,
+        json_set=json_set or [],
+        form_set=form_set or [],
+        edit=edit,
+        to=to,
+        dry_run=dry_run,
+        resign=resign,
+        secret=secret,
+        secret_env=secret_env,
+        secret_file=secret_file,
+        show_response=show_response,
+    )
+    if args.active:
+        run_edited(request_id, args, tunnel=tunnel, no_wait=no_wait, as_json=as_json)
+        return
     with st.client() as client:
         original = client.get_request(client.resolve_id(request_id))
         if tunnel is not None:

@@ -1,0 +1,274 @@
+"""The edited-replay path of ``ngrok-inspect replay`` (options -> Edits -> send)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ngrok_inspect.cli.app import state
+from ngrok_inspect.errors import UsageError
+
+if TYPE_CHECKING:
+    from ngrok_inspect.models import CapturedRequest
+    from ngrok_inspect.replay import OutgoingRequest
+    from ngrok_inspect.replay.edits import Edits
+
+#: Headers whose values --dry-run never prints.
+SECRET_HEADERS = {
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-gitlab-token",
+    "stripe-signature",
+    "x-hub-signature",
+    "x-hub-signature-256",
+    "x-slack-signature",
+    "webhook-signature",
+    "svix-signature",
+    "x-shopify-hmac-sha256",
+    "x-twilio-signature",
+}
+
+
+@dataclass
+class EditArgs:
+    method: str | None = None
+    path: str | None = None
+    query: list[str] = field(default_factory=list)
+    query_del: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    del_header: list[str] = field(default_factory=list)
+    body: str | None = None
+    json_set: list[str] = field(default_factory=list)
+    form_set: list[str] = field(default_factory=list)
+    edit: bool = False
+    to: str | None = None
+    dry_run: bool = False
+    resign: str | None = None
+    secret: str | None = None
+    secret_env: str | None = None
+    secret_file: str | None = None
+    show_response: bool = False
+
+    @property
+    def active(self) -> bool:
+        """True when anything asks for the edited path (else: the agent's own replay)."""
+        return (
+            any((self.query, self.query_del, self.header, self.del_header))
+            or any((self.json_set, self.form_set, self.edit, self.dry_run))
+            or any(x is not None for x in (self.method, self.path, self.body, self.to))
+            or self.resign is not None
+        )
+
+    def edits(self) -> Edits:
+        from ngrok_inspect.replay.edits import Edits, parse_header, parse_pair
+
+        json_pairs = []
+        for item in self.json_set:
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise UsageError(
+                    f"--json-set expects PATH=JSON, got {item[:40]!r}",
+                    hint="e.g. --json-set 'data.amount=1300'",
+                )
+            json_pairs.append((key, value))
+        return Edits(
+            method=self.method,
+            path=self.path,
+            query_set=[parse_pair(q, "--query") for q in self.query],
+            query_del=list(self.query_del),
+            headers_set=[parse_header(h) for h in self.header],
+            headers_del=list(self.del_header),
+            body=None if self.body is None else read_body(self.body),
+            json_set=json_pairs,
+            form_set=[parse_pair(f, "--form-set") for f in self.form_set],
+        )
+
+
+def read_body(spec: str) -> bytes:
+    """``TEXT``, ``@file`` or ``-`` (stdin)."""
+    if spec == "-":
+        return sys.stdin.buffer.read()
+    if spec.startswith("@"):
+        try:
+            return Path(spec[1:]).read_bytes()
+        except OSError as e:
+            raise UsageError(
+                f"cannot read --body file {spec[1:]} ({e.strerror or e})", hint="Check the path"
+            ) from None
+    return spec.encode("utf-8")
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    sys.stderr.write(question + " [Y/n] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("", "y", "yes")
+
+
+def run_edited(
+    request_id: str, args: EditArgs, *, tunnel: str | None, no_wait: bool, as_json: bool
+) -> None:
+    from ngrok_inspect.render import output
+    from ngrok_inspect.replay import prepare, send
+    from ngrok_inspect.replay.httptext import to_text
+    from ngrok_inspect.webhooks.secrets import read_secret
+
+    secret = None
+    if args.resign is not None or any(
+        x is not None for x in (args.secret, args.secret_env, args.secret_file)
+    ):
+        if args.resign is None:
+            raise UsageError(
+                "--secret is for --resign", hint="Add --resign PROVIDER, or drop --secret"
+            )
+        secret = read_secret(args.secret, args.secret_env, args.secret_file)
+        from ngrok_inspect.webhooks import get_provider
+
+        get_provider(args.resign).check_secret(secret)
+    edits = args.edits()
+    st = state()
+    with st.client() as client:
+        original = client.get_request(client.resolve_id(request_id))
+        base = args.to
+        if base is None:
+            base = _tunnel_url(client, original, tunnel)
+        out = prepare(original, edits, resign=args.resign, secret=secret, url=None)
+        if args.edit:
+            from ngrok_inspect.replay.editor import edit_request
+
+            out = edit_request(out, ask=_ask)
+            if args.resign is not None and secret is not None:
+                out = _resign_again(original, out, args.resign, secret)
+        if args.resign is None:
+            _warn_signature(original, out, edits)
+        if args.dry_run:
+            headers, payload, dropped = out.wire()
+            if as_json:
+                output.write_json(
+                    {
+                        "url": base.rstrip("/") + out.target,
+                        "method": out.method,
+                        "target": out.target,
+                        "headers": [
+                            [k, "[redacted]" if k.lower() in SECRET_HEADERS else v]
+                            for k, v in headers
+                        ],
+                        "body": payload.decode("utf-8", "backslashreplace"),
+                        "body_size": len(payload),
+                    }
+                )
+            else:
+                from dataclasses import replace
+
+                output.write(to_text(replace(out, headers=headers), redact=SECRET_HEADERS) + "\n")
+            if dropped:
+                output.notice(
+                    f"Content-Encoding {dropped} cannot be re-encoded: "
+                    "it is dropped and the body sent as is"
+                )
+            return
+        known = set()
+        if args.to is None:
+            known = {r["id"] for r in client.list_requests_raw(limit=50) if "id" in r}
+        result = send(out, base, timeout=max(st.settings.timeout, 1.0))
+        if result.dropped_encoding:
+            output.notice(
+                f"Content-Encoding {result.dropped_encoding} cannot be re-encoded: "
+                "it was dropped and the body sent as is"
+            )
+        new_id = None
+        if args.to is None and not no_wait:
+            from ngrok_inspect.cli.cmd_replay import find_replay
+
+            new = find_replay(
+                client, original, known, st.settings.timeout, method=out.method, uri=out.target
+            )
+            new_id = new.id
+    if as_json:
+        record = {"id": new_id, "replay_of": original.id, **result.to_dict()}
+        output.write_json(record)
+        return
+    from ngrok_inspect.render.text import duration_text
+
+    output.write(f"{new_id or '-'}\t{result.status}\t{duration_text(result.duration_ms)} ms\n")
+    if args.show_response:
+        lines = [f"HTTP/1.1 {result.status} {result.reason}"]
+        lines += [f"{k}: {v}" for k, v in result.headers]
+        output.write("\n".join(lines) + "\n\n")
+        output.write_bytes(result.body)
+        if result.body and not result.body.endswith(b"\n"):
+            output.write("\n")
+
+
+def _tunnel_url(client: object, original: CapturedRequest, tunnel: str | None) -> str:
+    from ngrok_inspect.client import AgentClient
+
+    assert isinstance(client, AgentClient)
+    name = tunnel or original.tunnel_name
+    tunnels = client.tunnels()
+    match = [t for t in tunnels if t.name == name] or ([] if tunnel else tunnels[:1])
+    http = [t for t in match if t.public_url.startswith(("http://", "https://"))]
+    if not http:
+        raise UsageError(
+            f"no http tunnel {name!r} to send the edited request through",
+            hint="Use --to URL to send it straight to your app",
+        )
+    return http[0].public_url
+
+
+def _resign_again(
+    original: CapturedRequest, out: OutgoingRequest, provider: str, secret: str
+) -> OutgoingRequest:
+    from datetime import datetime, timezone
+
+    from ngrok_inspect import webhooks
+    from ngrok_inspect.webhooks.base import SignedMessage, public_url
+
+    body, _ = out.payload()
+    msg = SignedMessage(out.method, "", out.headers, body, original.start)
+    msg = SignedMessage(out.method, public_url(msg, out.target), out.headers, body, original.start)
+    signed = webhooks.sign(msg, provider, secret, now=datetime.now(timezone.utc))
+    for name, value in signed.headers:
+        if out.header(name) != value:
+            out = out.set_header(name, value)
+    return out
+
+
+def _warn_signature(original: CapturedRequest, out: OutgoingRequest, edits: Edits) -> None:
+    """Warn once when the receiver will reject the replay's signature."""
+    from datetime import datetime, timezone
+
+    from ngrok_inspect import webhooks
+    from ngrok_inspect.render import output
+
+    prov = webhooks.detect(original)
+    if prov is None:
+        return
+    edited = out.body_edited
+    stale = False
+    if prov.tolerance_s is not None:
+        msg = webhooks.SignedMessage.from_capture(original)
+        ts_header = {"stripe": None, "slack": "X-Slack-Request-Timestamp"}.get(
+            prov.name, "webhook-timestamp"
+        )
+        ts: int | None = None
+        if prov.name == "stripe":
+            sig = msg.header("Stripe-Signature") or ""
+            t = next((p[2:] for p in sig.split(",") if p.strip().startswith("t=")), "")
+            ts = int(t) if t.strip().isdigit() else None
+        elif ts_header is not None:
+            v = msg.header(ts_header) or msg.header("svix-timestamp") or ""
+            ts = int(v) if v.strip().isdigit() else None
+        stale = ts is not None and datetime.now(timezone.utc).timestamp() - ts > prov.tolerance_s
+    if edited or stale:
+        why = "its body was edited" if edited else "its timestamped signature is now stale"
+        output.notice(
+            f"Warning: {original.id} is signed by {prov.name} and {why}: "
+            f"the receiver will reject it. Re-sign with --resign {prov.name} --secret-env VAR"
+        )
