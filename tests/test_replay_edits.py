@@ -273,3 +273,35 @@ def test_bad_edits_exit_2(local_agent: Any) -> None:
         assert r.exit_code == 2, (args, r.stderr)
         assert words in r.stderr and r.stdout == ""
         assert "%%%" not in r.stderr
+
+
+def test_replay_all_oldest_first_summary_and_expect_status(
+    local_agent: Any, recorder: Recorder
+) -> None:
+    api = local_agent.api_url
+    for n in range(3):
+        capture(local_agent, f"/bulk/{n}", b'{"n":%d}' % n, {"Content-Type": "application/json"})
+    capture(local_agent, "/other", b"{}", {"Content-Type": "application/json"})
+    where = 'path ~ "/bulk/*"'
+    r = invoke(["replay", "--all", "--where", where, "--to", recorder.url, "-H", "X-Bulk: 1",
+                "--expect-status", "2xx", "--api-url", api])  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert [ln.split(b" ")[1] for ln in (rec.split(b"\r\n")[0] for rec in recorder.received)] == [
+        b"/bulk/0", b"/bulk/1", b"/bulk/2",
+    ]  # fmt: skip
+    assert "Replayed 3 of 3; statuses 2xx: 3; failures 0" in r.stderr
+    r = invoke(["replay", "--all", "--where", where, "--to", recorder.url, "--expect-status", "200",
+                "--fail-fast", "--api-url", api])  # fmt: skip
+    assert r.exit_code == 6 and "Replayed 1 of 3" in r.stderr
+    r = invoke(
+        ["replay", "--all", "--where", where, "--to", recorder.url, "--json", "--api-url", api]
+    )
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 3
+    r = invoke(["replay", "last", "--all", "--api-url", api])
+    assert r.exit_code == 2
+    r = invoke(["replay", "last", "--delay", "1", "--api-url", api])
+    assert r.exit_code == 2 and "--all" in r.stderr
+    r = invoke(
+        ["replay", "--all", "--expect-status", "2yy", "--to", recorder.url, "--api-url", api]
+    )
+    assert r.exit_code == 2
