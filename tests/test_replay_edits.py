@@ -214,7 +214,7 @@ def test_dry_run_redacts_and_sends_nothing(local_agent: Any, recorder: Recorder)
     r = invoke(["replay", rid, "--dry-run", "-H", "X-A: 1", "--api-url", local_agent.api_url])
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith("POST /dry HTTP/1.1\n") and "X-A: 1" in r.stdout
-    assert "top-secret" not in r.stdout and "Authorization: [redacted]" in r.stdout
+    assert "top-secret" not in r.stdout and "Authorization: [REDACTED]" in r.stdout
     r = invoke(["replay", rid, "--dry-run", "--json", "--api-url", local_agent.api_url])
     doc = json.loads(r.stdout)
     assert doc["method"] == "POST" and doc["body"] == BODY.decode()
@@ -305,3 +305,24 @@ def test_replay_all_oldest_first_summary_and_expect_status(
         ["replay", "--all", "--expect-status", "2yy", "--to", recorder.url, "--api-url", api]
     )
     assert r.exit_code == 2
+
+
+def test_dry_run_curl_is_redacted_and_runnable_shape(local_agent: Any, recorder: Recorder) -> None:
+    rid = capture(
+        local_agent, "/curl", BODY, {"Authorization": "Bearer top-secret", "X-Gitlab-Token": "glt"}
+    )
+    api = local_agent.api_url
+    r = invoke(
+        ["replay", rid, "--dry-run", "--format", "curl", "--to", recorder.url, "--api-url", api]
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "curl " in r.stdout and f"{recorder.url}/curl" in r.stdout
+    assert "top-secret" not in r.stdout and "glt'" not in r.stdout
+    host = recorder.url.split("//")[1]
+    r = invoke(["replay", rid, "--dry-run", "--to", recorder.url, "--api-url", api])
+    assert f"Host: {host}" in r.stdout and "X-Gitlab-Token: [REDACTED]" in r.stdout.replace(
+        "[redacted]", "[REDACTED]"
+    )
+    r = invoke(["replay", rid, "--format", "curl", "--api-url", api])
+    assert r.exit_code == 2 and "--dry-run" in r.stderr
+    assert recorder.received == []

@@ -112,6 +112,10 @@ def replay_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
     ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="http|json|curl", help="With --dry-run: how to print it."),
+    ] = "http",
     resign: Annotated[
         str | None,
         typer.Option("--resign", metavar="PROVIDER", help="Recompute the webhook signature."),
@@ -173,7 +177,12 @@ def replay_command(
         secret_env=secret_env,
         secret_file=secret_file,
         show_response=show_response,
+        format=fmt,
     )
+    if fmt not in ("http", "json", "curl"):
+        raise UsageError(f"unknown --format {fmt!r}", hint="Use http, json or curl")
+    if fmt != "http" and not dry_run:
+        raise UsageError("--format is for --dry-run", hint="Add --dry-run")
     if replay_all:
         if request_id is not None:
             raise UsageError("give an ID or --all, not both", hint="Select with --where instead")

@@ -18,24 +18,6 @@ if TYPE_CHECKING:
     from ngrok_inspect.replay import OutgoingRequest, SentResult
     from ngrok_inspect.replay.edits import Edits
 
-#: Headers whose values --dry-run never prints.
-SECRET_HEADERS = {
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-gitlab-token",
-    "stripe-signature",
-    "x-hub-signature",
-    "x-hub-signature-256",
-    "x-slack-signature",
-    "webhook-signature",
-    "svix-signature",
-    "x-shopify-hmac-sha256",
-    "x-twilio-signature",
-}
-
 
 @dataclass
 class EditArgs:
@@ -56,6 +38,7 @@ class EditArgs:
     secret_env: str | None = None
     secret_file: str | None = None
     show_response: bool = False
+    format: str = "http"
 
     @property
     def active(self) -> bool:
@@ -180,7 +163,6 @@ def run_edited(
     request_id: str, args: EditArgs, *, tunnel: str | None, no_wait: bool, as_json: bool
 ) -> None:
     from ngrok_inspect.render import output
-    from ngrok_inspect.replay.httptext import to_text
 
     secret = _secret(args)
     edits = args.edits()
@@ -190,28 +172,18 @@ def run_edited(
         base = args.to if args.to is not None else _tunnel_url(client, original, tunnel)
         out = _build(original, args, edits, secret)
         if args.dry_run:
-            headers, payload, dropped = out.wire()
-            if as_json:
-                output.write_json(
-                    {
-                        "url": base.rstrip("/") + out.target,
-                        "method": out.method,
-                        "target": out.target,
-                        "headers": [
-                            [k, "[redacted]" if k.lower() in SECRET_HEADERS else v]
-                            for k, v in headers
-                        ],
-                        "body": payload.decode("utf-8", "backslashreplace"),
-                        "body_size": len(payload),
-                    }
-                )
-            else:
-                from dataclasses import replace
+            from ngrok_inspect.replay.dryrun import render
+            from ngrok_inspect.replay.sending import for_destination
 
-                output.write(to_text(replace(out, headers=headers), redact=SECRET_HEADERS) + "\n")
-            if dropped:
+            final, url = for_destination(out, base)
+            shown = render(final, url, "json" if as_json else args.format)
+            if isinstance(shown, str):
+                output.write(shown)
+            else:
+                output.write_json(shown)
+            if final.wire()[2]:
                 output.notice(
-                    f"Content-Encoding {dropped} cannot be re-encoded: "
+                    f"Content-Encoding {final.wire()[2]} cannot be re-encoded: "
                     "it is dropped and the body sent as is"
                 )
             return
