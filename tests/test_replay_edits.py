@@ -326,3 +326,39 @@ def test_dry_run_curl_is_redacted_and_runnable_shape(local_agent: Any, recorder:
     r = invoke(["replay", rid, "--format", "curl", "--api-url", api])
     assert r.exit_code == 2 and "--dry-run" in r.stderr
     assert recorder.received == []
+
+
+def _captured(raw: bytes) -> Any:
+    import base64
+
+    from ngrok_inspect.models import CapturedRequest
+
+    return CapturedRequest(
+        {
+            "id": "airt_x",
+            "start": "2026-12-01T00:00:00Z",
+            "request": {"method": "POST", "uri": "/t", "raw": base64.b64encode(raw).decode()},
+        }
+    )
+
+
+def test_truncated_body_refused_unless_replaced() -> None:
+    from ngrok_inspect.errors import UsageError
+    from ngrok_inspect.replay import Edits, prepare
+
+    req = _captured(b'POST /t HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"a":1')
+    with pytest.raises(UsageError, match="capture limit"):
+        prepare(req, Edits(json_set=[("a", "2")]))
+    with pytest.raises(UsageError, match="capture limit"):
+        prepare(req, Edits(headers_set=[("X", "1")]))
+    out = prepare(req, Edits(body=b'{"a":2}'))
+    headers, body, _ = out.wire()
+    assert body == b'{"a":2}' and ("Content-Length", "7") in headers
+
+
+def test_chunked_capture_is_sent_dechunked_with_length() -> None:
+    from ngrok_inspect.replay import prepare
+
+    req = _captured(b"POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    headers, body, _ = prepare(req).wire()
+    assert body == b"abc" and headers == [("Content-Length", "3")]
