@@ -26,6 +26,7 @@ COMMAND_MODULES: dict[str, str] = {
     "requests": "cmd_requests",
     "stats": "cmd_stats",
     "status": "cmd_status",
+    "verify": "cmd_verify",
     "wait": "cmd_wait",
 }
 
