@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
@@ -19,6 +17,7 @@ from ngrok_inspect.filters import RequestFilter
 def run_stats(flt: RequestFilter, *, top: int, as_json: bool, db: str | None = None) -> None:
     """Fetch everything the agent (or the archive ``db``) holds, filter, compute and print
     the figures."""
+    from ngrok_inspect.render import output
     from ngrok_inspect.stats import compute_stats
 
     st = state()
@@ -33,12 +32,21 @@ def run_stats(flt: RequestFilter, *, top: int, as_json: bool, db: str | None = N
         matched = flt.apply(reqs)
     stats = compute_stats(matched, top=top)
     if as_json:
-        sys.stdout.write(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        output.write_json(stats.to_dict())
         return
-    from ngrok_inspect.render.output import make_console
-    from ngrok_inspect.render.stats import stats_renderable
+    if stats.total == 0:
+        matching = "" if flt.is_empty else f" matching {flt.describe()}"
+        where = db if db is not None else st.settings.api_url
+        output.notice(f"No captured requests{matching} at {where}")
+        return
+    if output.is_terminal():
+        from ngrok_inspect.render.stats import stats_renderable
 
-    make_console(no_color=st.no_color).print(stats_renderable(stats))
+        output.make_console(no_color=st.no_color).print(stats_renderable(stats))
+    else:
+        from ngrok_inspect.render.stats import stats_plain
+
+        output.write(stats_plain(stats))
 
 
 @app.command(
