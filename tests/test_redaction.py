@@ -134,6 +134,7 @@ def test_json_body_fields_at_any_depth(fmt: str) -> None:
     assert json.loads(body.data)["user"] == {"name": "jo", "password": REDACTED}
     assert red.request.header("Content-Length") is not None
     assert red.request.header_lines[-1] == ("Content-Length", str(len(body.wire)))
+    assert red.request.headers["Content-Length"] == [str(len(body.wire))]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
