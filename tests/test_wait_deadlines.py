@@ -10,10 +10,8 @@ from tests.cli_invoke import invoke
 def test_api_timeout_is_not_the_wait_deadline(local_agent: Any) -> None:
     # --api-timeout 5 limits each call; wait --timeout 0.2 is the whole wait: it ends at 0.2s
     for spelling in ("--api-timeout", "--timeout"):
-        r = invoke(
-            [spelling, "5", "--api-url", local_agent.api_url, "wait", "--path", "/never"]
-            + ["--timeout", "0.2"]
-        )
+        args = [spelling, "5", "--api-url", local_agent.api_url]
+        r = invoke([*args, "wait", "--path", "/never", "--timeout", "0.2"])
         assert r.exit_code == 6, r.stderr
         assert r.stdout == ""
         first = r.stderr.splitlines()[0]
