@@ -123,3 +123,22 @@ def test_monitor_bad_input(
     assert code == 2
     assert out == ""
     assert message in err
+
+
+def test_monitor_banner_and_alert_in_colour_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], local_agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    with traffic(public(local_agent) + "/boom"):
+        code, _, err = run_cli(
+            capsys,
+            "--api-url", local_agent.api_url,
+            "monitor", "--interval", "1s", "--max-error-rate", "10%", "--min-requests", "1",
+            "--exit-on-alert",
+        )  # fmt: skip
+    assert code == 6, err
+    first = err.splitlines()[0]
+    assert first.startswith(f"Monitoring all tunnels at {local_agent.api_url}, every 1s")
+    assert "10% errors (from 1 requests on); first figures in 1s" in first
+    assert "\x1b[1;31mALERT\x1b[0m " in err

@@ -46,10 +46,12 @@ def run_monitor(
 ) -> None:
     """Print one line (or NDJSON object) per tunnel per interval; ALERT lines on stderr."""
     from ngrok_inspect.render.monitor import alert_line, interval_lines, notice_line
+    from ngrok_inspect.render.output import color_disabled, is_terminal
     from ngrok_inspect.watch import DEFAULT_MIN_REQUESTS, Monitor, run_alert_hook
 
     st = state()
     out, err = sys.stdout, sys.stderr
+    colour = is_terminal(err) and not color_disabled(st.no_color)
     limits = [f"{max_rate:g} requests/min"] if max_rate is not None else []
     least = DEFAULT_MIN_REQUESTS if min_requests is None else min_requests
     if max_error_rate is not None:
@@ -81,7 +83,10 @@ def run_monitor(
                 out.writelines(line + "\n" for line in interval_lines(report))
             out.flush()
             for alert in report.alerts:
-                err.write(alert_line(alert) + "\n")
+                line = alert_line(alert)
+                if colour:  # ALERT stands out on a terminal: bold red
+                    line = "\x1b[1;31mALERT\x1b[0m" + line.removeprefix("ALERT")
+                err.write(line + "\n")
                 if exec_command:
                     problem = run_alert_hook(exec_command, alert)
                     if problem:
