@@ -214,7 +214,7 @@ def test_dry_run_redacts_and_sends_nothing(local_agent: Any, recorder: Recorder)
     r = invoke(["replay", rid, "--dry-run", "-H", "X-A: 1", "--api-url", local_agent.api_url])
     assert r.exit_code == 0, r.stderr
     assert r.stdout.startswith("POST /dry HTTP/1.1\n") and "X-A: 1" in r.stdout
-    assert "top-secret" not in r.stdout and "Authorization: [redacted]" in r.stdout
+    assert "top-secret" not in r.stdout and "Authorization: [REDACTED]" in r.stdout
     r = invoke(["replay", rid, "--dry-run", "--json", "--api-url", local_agent.api_url])
     doc = json.loads(r.stdout)
     assert doc["method"] == "POST" and doc["body"] == BODY.decode()
@@ -273,3 +273,92 @@ def test_bad_edits_exit_2(local_agent: Any) -> None:
         assert r.exit_code == 2, (args, r.stderr)
         assert words in r.stderr and r.stdout == ""
         assert "%%%" not in r.stderr
+
+
+def test_replay_all_oldest_first_summary_and_expect_status(
+    local_agent: Any, recorder: Recorder
+) -> None:
+    api = local_agent.api_url
+    for n in range(3):
+        capture(local_agent, f"/bulk/{n}", b'{"n":%d}' % n, {"Content-Type": "application/json"})
+    capture(local_agent, "/other", b"{}", {"Content-Type": "application/json"})
+    where = 'path ~ "/bulk/*"'
+    r = invoke(["replay", "--all", "--where", where, "--to", recorder.url, "-H", "X-Bulk: 1",
+                "--expect-status", "2xx", "--api-url", api])  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert [ln.split(b" ")[1] for ln in (rec.split(b"\r\n")[0] for rec in recorder.received)] == [
+        b"/bulk/0", b"/bulk/1", b"/bulk/2",
+    ]  # fmt: skip
+    assert "Replayed 3 of 3; statuses 2xx: 3; failures 0" in r.stderr
+    r = invoke(["replay", "--all", "--where", where, "--to", recorder.url, "--expect-status", "200",
+                "--fail-fast", "--api-url", api])  # fmt: skip
+    assert r.exit_code == 6 and "Replayed 1 of 3" in r.stderr
+    r = invoke(
+        ["replay", "--all", "--where", where, "--to", recorder.url, "--json", "--api-url", api]
+    )
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 3
+    r = invoke(["replay", "last", "--all", "--api-url", api])
+    assert r.exit_code == 2
+    r = invoke(["replay", "last", "--delay", "1", "--api-url", api])
+    assert r.exit_code == 2 and "--all" in r.stderr
+    r = invoke(
+        ["replay", "--all", "--expect-status", "2yy", "--to", recorder.url, "--api-url", api]
+    )
+    assert r.exit_code == 2
+
+
+def test_dry_run_curl_is_redacted_and_runnable_shape(local_agent: Any, recorder: Recorder) -> None:
+    rid = capture(
+        local_agent, "/curl", BODY, {"Authorization": "Bearer top-secret", "X-Gitlab-Token": "glt"}
+    )
+    api = local_agent.api_url
+    r = invoke(
+        ["replay", rid, "--dry-run", "--format", "curl", "--to", recorder.url, "--api-url", api]
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "curl " in r.stdout and f"{recorder.url}/curl" in r.stdout
+    assert "top-secret" not in r.stdout and "glt'" not in r.stdout
+    host = recorder.url.split("//")[1]
+    r = invoke(["replay", rid, "--dry-run", "--to", recorder.url, "--api-url", api])
+    assert f"Host: {host}" in r.stdout and "X-Gitlab-Token: [REDACTED]" in r.stdout.replace(
+        "[redacted]", "[REDACTED]"
+    )
+    r = invoke(["replay", rid, "--format", "curl", "--api-url", api])
+    assert r.exit_code == 2 and "--dry-run" in r.stderr
+    assert recorder.received == []
+
+
+def _captured(raw: bytes) -> Any:
+    import base64
+
+    from ngrok_inspect.models import CapturedRequest
+
+    return CapturedRequest(
+        {
+            "id": "airt_x",
+            "start": "2026-12-01T00:00:00Z",
+            "request": {"method": "POST", "uri": "/t", "raw": base64.b64encode(raw).decode()},
+        }
+    )
+
+
+def test_truncated_body_refused_unless_replaced() -> None:
+    from ngrok_inspect.errors import UsageError
+    from ngrok_inspect.replay import Edits, prepare
+
+    req = _captured(b'POST /t HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"a":1')
+    with pytest.raises(UsageError, match="capture limit"):
+        prepare(req, Edits(json_set=[("a", "2")]))
+    with pytest.raises(UsageError, match="capture limit"):
+        prepare(req, Edits(headers_set=[("X", "1")]))
+    out = prepare(req, Edits(body=b'{"a":2}'))
+    headers, body, _ = out.wire()
+    assert body == b'{"a":2}' and ("Content-Length", "7") in headers
+
+
+def test_chunked_capture_is_sent_dechunked_with_length() -> None:
+    from ngrok_inspect.replay import prepare
+
+    req = _captured(b"POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+    headers, body, _ = prepare(req).wire()
+    assert body == b"abc" and headers == [("Content-Length", "3")]

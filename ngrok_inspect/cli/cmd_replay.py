@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import JsonOpt
-from ngrok_inspect.errors import ConditionNotMetError
+from ngrok_inspect.cli.options import ErrorsOpt, JsonOpt, SinceOpt, StatusOpt, WhereOpt
+from ngrok_inspect.errors import ConditionNotMetError, UsageError
 
 if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
@@ -56,8 +56,9 @@ def find_replay(
 )
 def replay_command(
     request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="A full id, a unique prefix of one, or 'last'.")
-    ],
+        str | None,
+        typer.Argument(metavar="[ID]", help="A full id, a unique prefix of one, or 'last'."),
+    ] = None,
     tunnel: Annotated[
         str | None,
         typer.Option("--tunnel", metavar="NAME", help="Replay through this tunnel instead."),
@@ -111,6 +112,10 @@ def replay_command(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
     ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="http|json|curl", help="With --dry-run: how to print it."),
+    ] = "http",
     resign: Annotated[
         str | None,
         typer.Option("--resign", metavar="PROVIDER", help="Recompute the webhook signature."),
@@ -127,6 +132,23 @@ def replay_command(
     show_response: Annotated[
         bool, typer.Option("--show-response", help="Print the answer's headers and body too.")
     ] = False,
+    replay_all: Annotated[
+        bool, typer.Option("--all", help="Replay every match of the filters, oldest first.")
+    ] = False,
+    where: WhereOpt = None,
+    status: StatusOpt = None,
+    since: SinceOpt = None,
+    errors: ErrorsOpt = False,
+    delay: Annotated[
+        float, typer.Option("--delay", min=0, metavar="SECONDS", help="With --all: pause between.")
+    ] = 0.0,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="With --all: stop at the first failure.")
+    ] = False,
+    expect_status: Annotated[
+        str | None,
+        typer.Option("--expect-status", metavar="2xx", help="With --all: exit 6 unless all match."),
+    ] = None,
 ) -> None:
     """Replay a request through the agent, then print the new entry's id, status and
     duration (--json: its record). Waits up to --timeout seconds for it. With edits,
@@ -155,7 +177,31 @@ def replay_command(
         secret_env=secret_env,
         secret_file=secret_file,
         show_response=show_response,
+        format=fmt,
     )
+    if fmt not in ("http", "json", "curl"):
+        raise UsageError(f"unknown --format {fmt!r}", hint="Use http, json or curl")
+    if fmt != "http" and not dry_run:
+        raise UsageError("--format is for --dry-run", hint="Add --dry-run")
+    if replay_all:
+        if request_id is not None:
+            raise UsageError("give an ID or --all, not both", hint="Select with --where instead")
+        from ngrok_inspect.cli.replay_all import replay_all_command
+
+        replay_all_command(
+            args, tunnel=tunnel, no_wait=no_wait, as_json=as_json, where=where, status=status,
+            since=since, errors=errors, delay=delay, fail_fast=fail_fast,
+            expect_status=expect_status,
+        )  # fmt: skip
+        return
+    if request_id is None:
+        raise UsageError("replay needs an ID (or --all)", hint="e.g. ngrok-inspect replay last")
+    filtering = where is not None or status or since is not None or errors
+    if filtering or delay or fail_fast or expect_status is not None:
+        raise UsageError(
+            "--where/--status/--since/--errors/--delay/--fail-fast/--expect-status need --all",
+            hint="Add --all to replay every match",
+        )
     if args.active:
         run_edited(request_id, args, tunnel=tunnel, no_wait=no_wait, as_json=as_json)
         return
@@ -174,5 +220,5 @@ def replay_command(
         return
     from ngrok_inspect.render.text import duration_text
 
-    status = new.response.status if new.response is not None else "pending"
-    output.write(f"{new.id}\t{status}\t{duration_text(new.duration_ms)} ms\n")
+    shown = new.response.status if new.response is not None else "pending"
+    output.write(f"{new.id}\t{shown}\t{duration_text(new.duration_ms)} ms\n")

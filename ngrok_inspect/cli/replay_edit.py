@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,27 +12,11 @@ from ngrok_inspect.cli.app import state
 from ngrok_inspect.errors import UsageError
 
 if TYPE_CHECKING:
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.filters import RequestFilter
     from ngrok_inspect.models import CapturedRequest
-    from ngrok_inspect.replay import OutgoingRequest
+    from ngrok_inspect.replay import OutgoingRequest, SentResult
     from ngrok_inspect.replay.edits import Edits
-
-#: Headers whose values --dry-run never prints.
-SECRET_HEADERS = {
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
-    "x-gitlab-token",
-    "stripe-signature",
-    "x-hub-signature",
-    "x-hub-signature-256",
-    "x-slack-signature",
-    "webhook-signature",
-    "svix-signature",
-    "x-shopify-hmac-sha256",
-    "x-twilio-signature",
-}
 
 
 @dataclass
@@ -53,6 +38,7 @@ class EditArgs:
     secret_env: str | None = None
     secret_file: str | None = None
     show_response: bool = False
+    format: str = "http"
 
     @property
     def active(self) -> bool:
@@ -111,99 +97,207 @@ def _ask(question: str) -> bool:
     return sys.stdin.readline().strip().lower() in ("", "y", "yes")
 
 
+def _secret(args: EditArgs) -> str | None:
+    from ngrok_inspect.webhooks.secrets import read_secret
+
+    given = any(x is not None for x in (args.secret, args.secret_env, args.secret_file))
+    if args.resign is None and not given:
+        return None
+    if args.resign is None:
+        raise UsageError("--secret is for --resign", hint="Add --resign PROVIDER, or drop --secret")
+    secret = read_secret(args.secret, args.secret_env, args.secret_file)
+    from ngrok_inspect.webhooks import get_provider
+
+    get_provider(args.resign).check_secret(secret)
+    return secret
+
+
+def _build(
+    original: CapturedRequest, args: EditArgs, edits: Edits, secret: str | None
+) -> OutgoingRequest:
+    from ngrok_inspect.replay import prepare
+
+    out = prepare(original, edits, resign=args.resign, secret=secret, url=None)
+    if args.edit:
+        from ngrok_inspect.replay.editor import edit_request
+
+        out = edit_request(out, ask=_ask)
+        if args.resign is not None and secret is not None:
+            out = _resign_again(original, out, args.resign, secret)
+    if args.resign is None:
+        _warn_signature(original, out)
+    return out
+
+
+def _send_one(
+    client: AgentClient,
+    original: CapturedRequest,
+    out: OutgoingRequest,
+    base: str,
+    *,
+    captured: bool,
+    wait: bool,
+    timeout: float,
+) -> tuple[str | None, SentResult]:
+    from ngrok_inspect.render import output
+    from ngrok_inspect.replay import send
+
+    known: set[str] = set()
+    if captured and wait:
+        known = {r["id"] for r in client.list_requests_raw(limit=50) if "id" in r}
+    result = send(out, base, timeout=max(timeout, 1.0))
+    if result.dropped_encoding:
+        output.notice(
+            f"Content-Encoding {result.dropped_encoding} cannot be re-encoded: "
+            "it was dropped and the body sent as is"
+        )
+    if not (captured and wait):
+        return None, result
+    from ngrok_inspect.cli.cmd_replay import find_replay
+
+    new = find_replay(client, original, known, timeout, method=out.method, uri=out.target)
+    return new.id, result
+
+
 def run_edited(
     request_id: str, args: EditArgs, *, tunnel: str | None, no_wait: bool, as_json: bool
 ) -> None:
     from ngrok_inspect.render import output
-    from ngrok_inspect.replay import prepare, send
-    from ngrok_inspect.replay.httptext import to_text
-    from ngrok_inspect.webhooks.secrets import read_secret
 
-    secret = None
-    if args.resign is not None or any(
-        x is not None for x in (args.secret, args.secret_env, args.secret_file)
-    ):
-        if args.resign is None:
-            raise UsageError(
-                "--secret is for --resign", hint="Add --resign PROVIDER, or drop --secret"
-            )
-        secret = read_secret(args.secret, args.secret_env, args.secret_file)
-        from ngrok_inspect.webhooks import get_provider
-
-        get_provider(args.resign).check_secret(secret)
+    secret = _secret(args)
     edits = args.edits()
     st = state()
     with st.client() as client:
         original = client.get_request(client.resolve_id(request_id))
-        base = args.to
-        if base is None:
-            base = _tunnel_url(client, original, tunnel)
-        out = prepare(original, edits, resign=args.resign, secret=secret, url=None)
-        if args.edit:
-            from ngrok_inspect.replay.editor import edit_request
-
-            out = edit_request(out, ask=_ask)
-            if args.resign is not None and secret is not None:
-                out = _resign_again(original, out, args.resign, secret)
-        if args.resign is None:
-            _warn_signature(original, out, edits)
+        base = args.to if args.to is not None else _tunnel_url(client, original, tunnel)
+        out = _build(original, args, edits, secret)
         if args.dry_run:
-            headers, payload, dropped = out.wire()
-            if as_json:
-                output.write_json(
-                    {
-                        "url": base.rstrip("/") + out.target,
-                        "method": out.method,
-                        "target": out.target,
-                        "headers": [
-                            [k, "[redacted]" if k.lower() in SECRET_HEADERS else v]
-                            for k, v in headers
-                        ],
-                        "body": payload.decode("utf-8", "backslashreplace"),
-                        "body_size": len(payload),
-                    }
-                )
-            else:
-                from dataclasses import replace
+            from ngrok_inspect.replay.dryrun import render
+            from ngrok_inspect.replay.sending import for_destination
 
-                output.write(to_text(replace(out, headers=headers), redact=SECRET_HEADERS) + "\n")
-            if dropped:
+            final, url = for_destination(out, base)
+            shown = render(final, url, "json" if as_json else args.format)
+            if isinstance(shown, str):
+                output.write(shown)
+            else:
+                output.write_json(shown)
+            if final.wire()[2]:
                 output.notice(
-                    f"Content-Encoding {dropped} cannot be re-encoded: "
+                    f"Content-Encoding {final.wire()[2]} cannot be re-encoded: "
                     "it is dropped and the body sent as is"
                 )
             return
-        known = set()
-        if args.to is None:
-            known = {r["id"] for r in client.list_requests_raw(limit=50) if "id" in r}
-        result = send(out, base, timeout=max(st.settings.timeout, 1.0))
-        if result.dropped_encoding:
-            output.notice(
-                f"Content-Encoding {result.dropped_encoding} cannot be re-encoded: "
-                "it was dropped and the body sent as is"
-            )
-        new_id = None
-        if args.to is None and not no_wait:
-            from ngrok_inspect.cli.cmd_replay import find_replay
-
-            new = find_replay(
-                client, original, known, st.settings.timeout, method=out.method, uri=out.target
-            )
-            new_id = new.id
+        new_id, result = _send_one(
+            client,
+            original,
+            out,
+            base,
+            captured=args.to is None,
+            wait=not no_wait,
+            timeout=st.settings.timeout,
+        )
     if as_json:
-        record = {"id": new_id, "replay_of": original.id, **result.to_dict()}
-        output.write_json(record)
+        output.write_json({"id": new_id, "replay_of": original.id, **result.to_dict()})
         return
+    _print_result(new_id, result, show_response=args.show_response)
+
+
+def _print_result(new_id: str | None, result: SentResult, *, show_response: bool) -> None:
+    from ngrok_inspect.render import output
     from ngrok_inspect.render.text import duration_text
 
     output.write(f"{new_id or '-'}\t{result.status}\t{duration_text(result.duration_ms)} ms\n")
-    if args.show_response:
+    if show_response:
         lines = [f"HTTP/1.1 {result.status} {result.reason}"]
         lines += [f"{k}: {v}" for k, v in result.headers]
         output.write("\n".join(lines) + "\n\n")
         output.write_bytes(result.body)
         if result.body and not result.body.endswith(b"\n"):
             output.write("\n")
+
+
+def status_matches(status: int, pattern: str) -> bool:
+    """``2xx``, ``200``, ``2xx,301``."""
+    for part in pattern.split(","):
+        p = part.strip().lower()
+        if len(p) == 3 and p.endswith("xx") and p[0].isdigit():
+            if status // 100 == int(p[0]):
+                return True
+        elif p.isdigit() and int(p) == status:
+            return True
+    return False
+
+
+def run_all(
+    flt: RequestFilter,
+    args: EditArgs,
+    *,
+    tunnel: str | None,
+    no_wait: bool,
+    as_json: bool,
+    delay: float,
+    fail_fast: bool,
+    expect_status: str | None,
+) -> None:
+    """Replay every match oldest first; a summary on stderr; exit 6 on a failure."""
+    import time
+
+    from ngrok_inspect.cli.cmd_requests import fetch_requests
+    from ngrok_inspect.errors import ConditionNotMetError, NgrokInspectError
+    from ngrok_inspect.render import output
+
+    if args.edit or args.dry_run:
+        raise UsageError("--all cannot be combined with --edit or --dry-run", hint="Replay one ID")
+    valid = re.compile(r"^\s*(?:[1-5]xx|[1-5]\d\d)\s*$", re.IGNORECASE)
+    if expect_status is not None and not all(valid.match(p) for p in expect_status.split(",")):
+        raise UsageError(f"bad --expect-status {expect_status!r}", hint="e.g. 2xx or 200,201")
+    secret = _secret(args)
+    edits = args.edits()
+    st = state()
+    records: list[dict[str, object]] = []
+    statuses: dict[str, int] = {}
+    failures = 0
+    with st.client() as client:
+        reqs = list(reversed(fetch_requests(client, flt, None)))
+        if not reqs:
+            output.notice(f"No captured requests matching {flt.describe()} to replay")
+            return
+        for n, original in enumerate(reqs):
+            if n and delay > 0:
+                time.sleep(delay)  # pacing the receiver, as asked
+            try:
+                base = args.to if args.to is not None else _tunnel_url(client, original, tunnel)
+                out = _build(original, args, edits, secret)
+                new_id, result = _send_one(
+                    client, original, out, base, captured=args.to is None,
+                    wait=not no_wait, timeout=st.settings.timeout,
+                )  # fmt: skip
+            except NgrokInspectError as e:
+                failures += 1
+                output.notice(f"{original.id}: {e.message}")
+                records.append({"replay_of": original.id, "error": e.message})
+                if fail_fast:
+                    break
+                continue
+            cls = f"{result.status // 100}xx"
+            statuses[cls] = statuses.get(cls, 0) + 1
+            ok = expect_status is None or status_matches(result.status, expect_status)
+            failures += 0 if ok else 1
+            records.append({"id": new_id, "replay_of": original.id, **result.to_dict()})
+            if not as_json:
+                output.write(f"{original.id}\t{new_id or '-'}\t{result.status}\n")
+            if not ok and fail_fast:
+                break
+    if as_json:
+        output.write_json(records)
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none"
+    output.notice(f"Replayed {len(records)} of {len(reqs)}; statuses {counts}; failures {failures}")
+    if failures:
+        raise ConditionNotMetError(
+            f"{failures} replay(s) failed"
+            + (f" or answered outside {expect_status}" if expect_status else ""),
+            hint="See the lines above; rerun one with 'replay ID --show-response'",
+        )
 
 
 def _tunnel_url(client: object, original: CapturedRequest, tunnel: str | None) -> str:
@@ -240,7 +334,7 @@ def _resign_again(
     return out
 
 
-def _warn_signature(original: CapturedRequest, out: OutgoingRequest, edits: Edits) -> None:
+def _warn_signature(original: CapturedRequest, out: OutgoingRequest) -> None:
     """Warn once when the receiver will reject the replay's signature."""
     from datetime import datetime, timezone
 

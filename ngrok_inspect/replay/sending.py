@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.client
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,6 +55,13 @@ def destination(base: str, target: str) -> tuple[str, str, int, str, str]:
     full_target = prefix + target if prefix else target
     url = f"{parts.scheme}://{parts.netloc}{full_target}"
     return parts.scheme, parts.hostname, port, full_target, url
+
+
+def for_destination(req: OutgoingRequest, base: str) -> tuple[OutgoingRequest, str]:
+    """``req`` as it will be sent to ``base`` (``Host`` set to the destination, target
+    prefixed by the base's path) and the full URL."""
+    _scheme, _host, _port, target, url = destination(base, req.target)
+    return replace(req, target=target).set_header("Host", urlsplit(url).netloc), url
 
 
 def send(
