@@ -85,6 +85,10 @@ class AgentClient:
             raise AgentUnreachableError(self.base_url, "connection timed out") from None
         except requests.exceptions.Timeout:
             raise AgentTimeoutError(self.base_url, self.timeout) from None
+        except requests.exceptions.SSLError:
+            raise AgentUnreachableError(
+                self.base_url, "TLS handshake failed", hint=_plain_http_hint(self.base_url)
+            ) from None
         except requests.exceptions.ConnectionError as e:
             raise AgentUnreachableError(self.base_url, _connection_reason(e)) from None
         except (
@@ -411,3 +415,10 @@ def _details_note(details: dict[str, Any]) -> str:
         text = "".join(ch for ch in f"{key}={value}" if ch.isprintable())
         parts.append(text if len(text) <= 80 else text[:79] + "…")
     return " (details: " + ", ".join(parts) + ")"
+
+
+def _plain_http_hint(base_url: str) -> str | None:
+    """The agent's API is plain HTTP: ``https://127.0.0.1:4040`` gets ``http://…`` offered."""
+    if not base_url.startswith("https://"):
+        return None
+    return f"The ngrok agent's API speaks plain HTTP: use --api-url http://{base_url[8:]}"

@@ -356,11 +356,26 @@ def _redact_message(msg: Any, policy: RedactionPolicy, *, request: bool) -> tupl
             new, n = redact_raw(decoded, policy, request=request)
             if n:
                 out["raw"] = base64.b64encode(new).decode("ascii")
+                _sync_content_length(out, new)
                 # the raw request-target repeats the uri's query: count it once
                 raw_headers = n - (count if request else 0)
     # the map and the raw header block hold the same header values: count them once
     count += max(header_count, raw_headers)
     return out, count, undecodable
+
+
+def _sync_content_length(msg: dict[str, Any], raw: bytes) -> None:
+    """The agent's header map says what the rewritten wire bytes say about the body size."""
+    headers = msg.get("headers")
+    if not isinstance(headers, dict):
+        return
+    end = raw.find(b"\r\n\r\n")
+    value = _header_value(raw[: end if end >= 0 else len(raw)].split(b"\r\n"), b"content-length")
+    if value is None:
+        return
+    for name in headers:
+        if str(name).lower() == "content-length":
+            headers[name] = [value.decode("latin-1")]
 
 
 def redact_agent_object(

@@ -220,3 +220,11 @@ def test_help_command(args: list[str], usage: str) -> None:
     r = invoke(args)
     assert r.exit_code == 0
     assert usage in " ".join(r.stdout.split())
+
+
+def test_https_to_the_agent_hints_at_http(fixture_agent: FixtureAgentServer) -> None:
+    https = fixture_agent.url.replace("http://", "https://", 1)
+    r = invoke(["status", "--api-url", https])
+    assert r.exit_code == 3 and r.stdout == ""
+    assert r.stderr.startswith(f"Error: no ngrok agent at {https} (TLS handshake failed)")
+    assert f"use --api-url {fixture_agent.url}" in r.stderr
