@@ -166,27 +166,34 @@ def test_clear_local_agent(local_agent: Any) -> None:
 
 def test_list_follow_count_prints_new_requests(local_agent: Any) -> None:
     import threading
-    import time
 
     import requests
 
     public = local_agent.tunnels[0].public_url
     requests.get(public + "/before", timeout=10)  # already held: not printed
 
-    def later() -> None:
-        time.sleep(0.8)
-        requests.post(public + "/webhook?n=1", json={"n": 1}, timeout=10)
-        requests.get(public + "/after", timeout=10)
+    # no guess at when the follower has its starting point: keep sending until it is done
+    done = threading.Event()
 
-    sender = threading.Thread(target=later)
+    def keep_sending() -> None:
+        n = 0
+        while not done.is_set():
+            n += 1
+            requests.post(public + f"/webhook?n={n}", json={"n": n}, timeout=10)
+
+    sender = threading.Thread(target=keep_sending)
     sender.start()
-    r = invoke(
-        ["requests", "list", "-f", "--count", "2", "--json", "--api-url", local_agent.api_url]
-    )
-    sender.join()
+    try:
+        r = invoke(
+            ["requests", "list", "-f", "--count", "2", "--json", "--api-url", local_agent.api_url]
+        )
+    finally:
+        done.set()
+        sender.join()
     assert r.exit_code == 0, r.stderr
     records = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [x["uri"] for x in records] == ["/webhook?n=1", "/after"]
+    ns = [int(x["uri"].removeprefix("/webhook?n=")) for x in records]
+    assert len(ns) == 2 and ns[0] < ns[1]  # new ones only (not /before), oldest first
 
 
 def test_replay_entry_never_appearing_exits_6(fixture_agent: FixtureAgentServer) -> None:

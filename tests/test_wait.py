@@ -180,7 +180,13 @@ def test_wait_tolerates_an_agent_that_starts_late(upstream: Any, tmp_path: Path)
         env=env,
     )
     try:
-        time.sleep(1.0)  # the wait is polling a port nobody listens on
+        # a signal, not a sleep: the wait says it finds no agent before one is started
+        assert proc.stderr is not None
+        said: list[str] = []
+        while not any("not answering" in line for line in said):
+            line = proc.stderr.readline()
+            assert line, "".join(said)  # it ended without saying the agent was not there
+            said.append(line)
         assert proc.poll() is None
         upstream_url = getattr(upstream, "url", upstream)
         with LocalAgent(str(upstream_url), web_addr=f"127.0.0.1:{port}") as agent:
@@ -192,4 +198,3 @@ def test_wait_tolerates_an_agent_that_starts_late(upstream: Any, tmp_path: Path)
             proc.communicate()
     assert proc.returncode == 0, err
     assert "/late" in out.split()
-    assert "not answering" in err  # it said the agent was not there yet

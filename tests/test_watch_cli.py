@@ -21,6 +21,7 @@ import pytest
 from ngrok_inspect.cli.cmd_follow import run_follow
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.filters import RequestFilter
+from ngrok_inspect.watch import ManualClock
 
 
 def public(agent: Any) -> str:
@@ -47,13 +48,30 @@ def test_run_follow_ndjson_across_a_clear(
     url = public(local_agent)
     client = AgentClient(local_agent.api_url)
 
-    def traffic() -> None:
-        for n in (1, 2, 3):
-            get(f"{url}/seq/{n}")
-        time.sleep(0.3)  # let the follower print them before the clear
-        client.delete_requests()
-        for n in (4, 5, 6):
-            get(f"{url}/seq/{n}")
+    def done_seq() -> int:
+        return sum(
+            1 for r in client.list_requests() if r.path.startswith("/seq/") and r.pending is False
+        )
+
+    # an injected clock drives the traffic in step with the polls, without threads or
+    # real sleeps: 1-3 during the first sleep; the clear and 4-6 once 1-3 completed
+    # (the follower has printed them by the next poll)
+    step = 0
+
+    def traffic(clock: ManualClock) -> None:
+        nonlocal step
+        if step == 0:
+            for n in (1, 2, 3):
+                get(f"{url}/seq/{n}")
+            step = 1
+        elif step == 1 and done_seq() >= 4:  # /seq/0 too
+            step = 2
+        elif step == 2:
+            client.delete_requests()
+            for n in (4, 5, 6):
+                get(f"{url}/seq/{n}")
+            step = 3
+        assert len(clock.sleeps) < 100_000, "the follower never printed six entries"
 
     get(url + "/seq/0")  # before the start: not printed
     with client:
@@ -62,10 +80,10 @@ def test_run_follow_ndjson_across_a_clear(
             RequestFilter(paths=("/seq/*",)),
             as_json=True,
             count=6,
-            timeout=30,
+            timeout=None,
             no_color=False,
             poll_interval=0.05,
-            on_ready=in_thread(traffic),
+            clock=ManualClock(on_sleep=traffic),
         )
     out, err = capsys.readouterr()
     records = [json.loads(line) for line in out.splitlines()]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.filters import RequestFilter
     from ngrok_inspect.models import CapturedRequest
+    from ngrok_inspect.watch import Clock
 
 
 class RequestPrinter:
@@ -72,14 +73,16 @@ def run_follow(
     poll_interval: float = 0.5,
     include_existing: bool = False,
     on_ready: Callable[[], None] | None = None,
+    clock: Clock | None = None,
 ) -> None:
     """Print matching entries as they complete until ``count`` were printed or ``timeout``
     seconds passed (forever otherwise; Ctrl-C raises KeyboardInterrupt → exit 130).
 
     Agent notices (down, back, cleared, restarted) go to stderr and following goes on.
-    ``on_ready`` is called once the starting point is recorded.
+    ``on_ready`` is called once the starting point is recorded; ``clock`` paces the polls
+    (tests inject a :class:`~ngrok_inspect.watch.ManualClock`).
     """
-    from ngrok_inspect.watch import follow
+    from ngrok_inspect.watch import SYSTEM_CLOCK, follow
 
     printer = RequestPrinter(as_json=as_json, no_color=no_color)
     printed = 0
@@ -92,6 +95,7 @@ def run_follow(
         timeout=timeout,
         include_existing=include_existing,
         on_ready=on_ready,
+        clock=clock or SYSTEM_CLOCK,
     ):
         if event.kind == "request" and event.request is not None:
             printer.request(event.request)
