@@ -66,8 +66,9 @@ def export_command(
 ) -> None:
     """Export captured requests (everything the agent holds, or what the filters keep).
 
-    Secret header values are redacted in every format, raw wire bytes included, unless you
-    pass --no-redact. json, ndjson and raw list newest first; har and curl oldest first.
+    Secret header, query and body values are redacted in every format, raw bytes included,
+    unless you pass --no-redact. json, ndjson and raw list newest first; har and curl oldest
+    first.
     """
     from ngrok_inspect.atomicio import write_atomic, write_stdout
     from ngrok_inspect.cli.cmd_requests import fetch_requests
