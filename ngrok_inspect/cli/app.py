@@ -107,7 +107,13 @@ def root(
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds to wait for each agent API call.", min=0.01),
+        typer.Option(
+            "--api-timeout",
+            "--timeout",
+            help="Seconds to wait for each agent API call (--timeout: the old spelling, "
+            "before the command; 'wait --timeout' is the whole wait).",
+            min=0.01,
+        ),
     ] = None,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="Plain output without colour (also NO_COLOR).")

@@ -37,6 +37,7 @@ def run_wait(
         f"Waiting up to {timeout:g}s for {count}{scope} {noun}"
         + ("" if flt.is_empty else f" matching {flt.describe()}")
         + after
+        + " (wait --timeout is the whole wait; --api-timeout limits each agent call)"
     )
     client = st.client()
     try:
