@@ -93,6 +93,28 @@ def host_of(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+def same_origin(origin: str, host: str, sock: Any) -> bool:
+    """Whether a browser's ``Origin`` is exactly this API's origin (scheme, host, port).
+
+    Any other loopback origin (another dev server on localhost, ``evil.localhost``) is
+    a different site that must not clear or replay captures; ``null`` never matches.
+    """
+    try:
+        theirs = urlsplit(origin.strip())
+        their_port = theirs.port or (443 if theirs.scheme == "https" else 80)
+        own = urlsplit("http://" + host) if host else None
+        own_host = own.hostname if own else (str(sock[0]) if sock else "")
+        own_port = (own.port or 80) if own else (int(sock[1]) if sock else 0)
+    except ValueError:
+        return False
+    return (
+        theirs.scheme == "http"
+        and bool(theirs.hostname)
+        and theirs.hostname == (own_host or "").lower()
+        and their_port == own_port
+    )
+
+
 class AgentApi:
     """Routes ``/api`` requests to the agent core."""
 
@@ -122,8 +144,11 @@ class AgentApi:
                     {"host": host_of(host)},
                 )
             origin = request.headers.get("Origin")
-            if origin is not None and not self._allowed(host_of(origin), local_ip):
+            if origin is not None and not same_origin(origin, host or "", sock):
                 raise ApiError(403, "forbidden: cross-origin request", {"origin": host_of(origin)})
+            site = request.headers.get("Sec-Fetch-Site", "").strip().lower()
+            if origin is None and site in ("cross-site", "same-site"):
+                raise ApiError(403, "forbidden: cross-origin request", {"sec-fetch-site": site})
             return await self._route(request)
         except ApiError as err:
             return json_response(err.to_api(), err.status_code)
@@ -269,11 +294,19 @@ class AgentApi:
 async def _json_body(request: web.BaseRequest) -> Any:
     raw = await request.read()
     try:
-        return json.loads(raw.decode("utf-8") if raw else "")
+        return json.loads(raw.decode("utf-8") if raw else "", parse_constant=_no_constant)
+    except RecursionError:
+        raise ApiError(
+            400, "failed to deserialize request parameter", {"err": "JSON nested too deeply"}
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(
             400, "failed to deserialize request parameter", {"err": _json_error(exc)}
         ) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON value {name}")
 
 
 def _json_error(exc: Exception) -> str:

@@ -43,6 +43,10 @@ HOP_BY_HOP = frozenset(
         "trailer",
     }
 )
+# Fields that framing or routing depend on: never dropped because ``Connection`` names
+# them (RFC 9110 section 7.6.1), or a client could make the agent forward bytes whose
+# boundary only the upstream sees (request smuggling onto a pooled connection).
+PROTECTED = frozenset({"content-length", "transfer-encoding", "host"})
 SMALL_BODY = 64 * 1024  # bodies up to this size are read whole instead of streamed
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
@@ -127,7 +131,7 @@ def forward_headers(
 ) -> CIMultiDict[str]:
     """The request headers to send upstream: hop-by-hop removed, X-Forwarded-* added."""
     # Expect: 100-continue is answered by the agent itself (see Proxy.handle)
-    drop = HOP_BY_HOP | {"expect"} | connection_tokens(raw_headers)
+    drop = HOP_BY_HOP | {"expect"} | (connection_tokens(raw_headers) - PROTECTED)
     if keep_upgrade:
         drop = drop - {"upgrade", "connection"}
     out: CIMultiDict[str] = CIMultiDict()
@@ -181,8 +185,30 @@ def is_chunked(raw_headers: Any) -> bool:
     return False
 
 
+def origin_form(method: str, target: str) -> str | None:
+    """The request target as sent upstream, or None when it must be refused.
+
+    Only the tunnel decides where bytes go: an absolute-form target keeps only its path
+    and query, ``*`` is kept for OPTIONS, and anything else (authority-form, userinfo,
+    a bare host) is refused instead of being glued onto the upstream URL.
+    """
+    if target.startswith("/"):
+        return target
+    if target == "*" and method == "OPTIONS":
+        return target
+    low = target[:8].lower()
+    if low.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
+        if cut < 0:
+            return "/"
+        path = rest[cut:]
+        return path if path.startswith("/") else "/" + path
+    return None
+
+
 def error_page(status: int, reason: str, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """The agent's own error answer (502/504): headers and an HTML body."""
+    """The agent's own error answer (400/502/504): headers and an HTML body."""
     code = {502: "ERR_NGROK_8012", 504: "ERR_NGROK_3004"}.get(status, "ERR_NGROK_8012")
     body = (
         f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head><body>"
@@ -306,6 +332,10 @@ class Proxy:
         )
         if tunnel.upstream is None:
             return await self._bin(tunnel, entry, request, t0)
+        target = None if method == "CONNECT" else origin_form(method, uri)
+        if target is None:
+            return await self._refuse(tunnel, entry, request, t0)
+        uri = target
         upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
         if upgrade:
             from ngrok_inspect.local_agent.websocket import relay_websocket
@@ -330,6 +360,10 @@ class Proxy:
         else:
             body = self._tee(request, entry.request)
         headers = forward_headers(raw_headers, remote, tunnel.proto)
+        if isinstance(body, bytes):
+            # the framing is the agent's own: it describes exactly the bytes forwarded
+            headers.popall("Content-Length", None)
+            headers["Content-Length"] = str(len(body))
         upstream: aiohttp.ClientResponse | PooledResponse
         try:
             if tunnel.pool is not None and (body is None or isinstance(body, bytes)):
@@ -410,12 +444,11 @@ class Proxy:
                 async for piece, _ in chunks(upstream.content):
                     parts.append(piece)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
-                # the upstream broke off: record what came, cut the client's connection
-                msg.add_body(b"".join(parts), limit)
-                self._finish(tunnel, entry, t0)
-                if request.transport is not None:
-                    request.transport.close()
-                return web.Response(status=502)  # never delivered: the connection is closed
+                # the upstream broke off before the client got a byte: the client and the
+                # record both get a 502 that says why
+                got = sum(len(p) for p in parts)
+                detail = f"the upstream broke off after {got} of {length} body bytes"
+                return await self._fail(tunnel, entry, request, t0, 502, "Bad Gateway", detail)
             data = b"".join(parts)
             msg.add_body(data, limit)
             msg.complete = True
@@ -465,6 +498,30 @@ class Proxy:
             body=body,
             headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
         )
+
+    async def _refuse(
+        self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int
+    ) -> web.StreamResponse:
+        """400 for a target that would pick the destination (CONNECT, authority-form)."""
+        headers, body = error_page(
+            400, "Bad Request", "The request target must be a path: this tunnel decides the host."
+        )
+        if request.body_exists:
+            await self._drain(request, entry.request)
+        else:
+            entry.request.complete = True
+        msg = self._record_response(entry, "HTTP/1.1", 400, "Bad Request", headers)
+        msg.add_body(body, self.capture_limit)
+        msg.complete = True
+        self._finish(tunnel, entry, t0)
+        answer = web.Response(
+            status=400,
+            reason="Bad Request",
+            body=body,
+            headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
+        )
+        answer.force_close()
+        return answer
 
     async def _drain(self, request: web.BaseRequest, msg: Message) -> None:
         """Read (and capture) what is left of a request body the upstream never took."""

@@ -120,6 +120,10 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+MAX_TUNNEL_NAME = 64  # a tunnel name from POST /api/tunnels: printable, at most this long
+MAX_TUNNELS = 64  # each tunnel holds a listening socket: the API cannot make unbounded ones
+
+
 class AgentCore:
     """Everything that runs on the agent's loop: tunnels, store, proxy, API listener."""
 
@@ -233,6 +237,20 @@ class AgentCore:
         inspect = body.get("inspect", True)
         if not isinstance(name, str) or not name:
             raise ApiError(400, "invalid tunnel configuration", {"err": "name is required"}, 102)
+        if len(name) > MAX_TUNNEL_NAME or not name.isprintable():
+            raise ApiError(
+                400,
+                "invalid tunnel configuration",
+                {"err": f"a tunnel name is 1 to {MAX_TUNNEL_NAME} printable characters"},
+                102,
+            )
+        if len(self.tunnels) >= MAX_TUNNELS:
+            raise ApiError(
+                400,
+                "invalid tunnel configuration",
+                {"err": f"at most {MAX_TUNNELS} tunnels can run at once"},
+                102,
+            )
         if proto not in ("http", "https"):
             raise ApiError(
                 400,

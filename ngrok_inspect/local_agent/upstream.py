@@ -14,6 +14,7 @@ The answer is wrapped in :class:`PooledResponse`, which has the attributes of
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import aiohttp
@@ -21,6 +22,12 @@ from aiohttp.client_proto import ResponseHandler
 from multidict import CIMultiDict
 
 MAX_IDLE = 256
+# Linux: an upstream that writes head and body in two sends (Nagle on its side) waits for
+# our ACK of the head; a delayed ACK makes that 40 ms per request. Quick-ACK mode is not
+# sticky, so it is re-armed before each answer is read.
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+# RFC 9110 section 9.2.2: only these may be sent again after a connection failed
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
 class PooledResponse:
@@ -80,7 +87,11 @@ class UpstreamPool:
     async def request(
         self, method: str, uri: str, headers: CIMultiDict[str], body: bytes | None
     ) -> PooledResponse:
-        """Send one request; a reused connection that turns out dead is retried once."""
+        """Send one request; a reused connection that turns out dead is retried once, but
+        only for an idempotent method: a POST the upstream may have read is never sent
+        twice (it becomes a 502 instead)."""
+        if "Host" not in headers:
+            headers["Host"] = f"{self.host}:{self.port}"  # HTTP/1.0 clients may omit it
         lines = [f"{method} {uri} HTTP/1.1\r\n"]
         lines.extend(f"{k}: {v}\r\n" for k, v in headers.items())
         lines.append("\r\n")
@@ -93,7 +104,10 @@ class UpstreamPool:
             try:
                 return await self._exchange(proto, method, data)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                proto.close()  # the upstream closed the idle connection: try a fresh one
+                proto.close()
+                if method not in IDEMPOTENT:
+                    raise
+                # the upstream closed the idle connection: try a fresh one
         return await self._exchange(await self._connect(), method, data)
 
     async def _exchange(self, proto: ResponseHandler, method: str, data: bytes) -> PooledResponse:
@@ -106,9 +120,19 @@ class UpstreamPool:
         )
         assert proto.transport is not None
         proto.transport.write(data)
+        if QUICKACK is not None:
+            sock = proto.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         proto.start_timeout()
         try:
             message, payload = await proto.read()
+            # RFC 9110 section 15.2: 1xx answers are interim (dropped here); the final
+            # answer follows on the same connection. 101 is only valid after an Upgrade.
+            while 100 <= message.code < 200:
+                if message.code == 101:
+                    raise aiohttp.ServerDisconnectedError("101 without an Upgrade request")
+                message, payload = await proto.read()
         except BaseException:
             proto.close()
             raise
