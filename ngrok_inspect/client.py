@@ -7,12 +7,15 @@ exception). Error messages name URLs, ids and status lines only, never captured 
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from types import TracebackType
 from typing import Any, NoReturn
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from ngrok_inspect import __version__
 from ngrok_inspect.errors import (
@@ -76,24 +79,35 @@ class AgentClient:
     ) -> Any:
         """One API call; the parsed JSON answer (None for an empty 2xx answer)."""
         url = self.base_url + path
+        # requests' timeout bounds each read; the deadline bounds the whole call, so an
+        # agent trickling its answer a byte at a time cannot hold us past --timeout
+        deadline = time.monotonic() + self.timeout
         try:
             resp = self._session.request(
-                method, url, params=params, json=body, timeout=self.timeout
+                method, url, params=params, json=body, timeout=self.timeout, stream=True
             )
-            content = resp.content
-        except requests.exceptions.ConnectTimeout:
-            raise AgentUnreachableError(self.base_url, "connection timed out") from None
-        except requests.exceptions.Timeout:
+            with resp:
+                content = _read_until(resp, deadline)
+        except _DeadlinePassed:
             raise AgentTimeoutError(self.base_url, self.timeout) from None
+        except requests.exceptions.ConnectTimeout as e:
+            raise AgentUnreachableError(self.base_url, "connection timed out") from e
+        except requests.exceptions.Timeout as e:
+            raise AgentTimeoutError(self.base_url, self.timeout) from e
         except requests.exceptions.ConnectionError as e:
-            raise AgentUnreachableError(self.base_url, _connection_reason(e)) from None
+            raise AgentUnreachableError(self.base_url, _connection_reason(e)) from e
         except (
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
-        ):
-            raise InvalidResponseError(url, "the answer was cut off") from None
+        ) as e:
+            raise InvalidResponseError(url, "the answer was cut off") from e
         except requests.exceptions.RequestException as e:
-            raise AgentUnreachableError(self.base_url, type(e).__name__) from None
+            raise AgentUnreachableError(self.base_url, type(e).__name__) from e
+        # the body is read through urllib3 (read1), whose errors requests does not wrap
+        except urllib3.exceptions.ReadTimeoutError as e:
+            raise AgentTimeoutError(self.base_url, self.timeout) from e
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as e:
+            raise InvalidResponseError(url, "the answer was cut off") from e
         if resp.status_code >= 400:
             self._raise_for_error(resp, content, url, context or {})
         if not content.strip():
@@ -103,22 +117,26 @@ class AgentClient:
                 )
             return None
         try:
-            return resp.json()
-        except ValueError:
+            return json.loads(content)
+        except RecursionError as e:
+            raise InvalidResponseError(
+                url, "JSON nested too deeply to read", status_code=resp.status_code
+            ) from e
+        except ValueError as e:
             ctype = resp.headers.get("Content-Type", "no content type").split(";")[0]
             if "json" in ctype:
                 reason = f"malformed or truncated JSON ({len(content)} bytes)"
             else:
                 reason = f"not JSON ({ctype}, {len(content)} bytes)"
-            raise InvalidResponseError(url, reason, status_code=resp.status_code) from None
+            raise InvalidResponseError(url, reason, status_code=resp.status_code) from e
 
     def _raise_for_error(
         self, resp: requests.Response, content: bytes, url: str, context: dict[str, str]
     ) -> NoReturn:
         status_line = f"{resp.status_code} {resp.reason or ''}".strip()
         try:
-            err = resp.json()
-        except ValueError:
+            err = json.loads(content)
+        except (ValueError, RecursionError):
             err = None
         if not isinstance(err, dict):
             ctype = resp.headers.get("Content-Type", "no content type").split(";")[0]
@@ -254,6 +272,9 @@ class AgentClient:
         url = self.base_url + _REQUESTS
         data = self._json_object(self._call("GET", _REQUESTS, params=params), url, "requests")
         entries: list[dict[str, Any]] = data["requests"]
+        for e in entries:  # callers index by id: a record without one is a bad answer
+            if not isinstance(e, dict) or e.get("id") in (None, ""):
+                raise InvalidResponseError(url, "a captured request without 'id'")
         return entries
 
     def list_requests(
@@ -382,3 +403,21 @@ def _connection_reason(e: BaseException) -> str:
     if "unreachable" in low:
         return "network unreachable"
     return "connection failed"
+
+
+class _DeadlinePassed(Exception):
+    """The whole call ran past its deadline."""
+
+
+def _read_until(resp: requests.Response, deadline: float) -> bytes:
+    """The answer's body, read as it arrives (urllib3's ``read1``: whatever one socket
+    read gives, each bounded by the read timeout); :class:`_DeadlinePassed` once
+    ``deadline`` is behind us."""
+    chunks: list[bytes] = []
+    while True:
+        chunk = resp.raw.read1(65536, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise _DeadlinePassed

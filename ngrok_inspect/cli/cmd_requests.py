@@ -178,7 +178,7 @@ def show_command(
     elif raw:
         from ngrok_inspect.render.requests import raw_exchange
 
-        output.write_bytes(raw_exchange(req))
+        _write_exact(raw_exchange(req), "the raw exchange")
     elif body is not None:
         msg = req.request if body == "request" else req.response
         if msg is None:
@@ -186,9 +186,20 @@ def show_command(
                 f"request {req.id} has no response yet",
                 hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
             )
-        output.write_bytes(msg.body.data)
+        _write_exact(msg.body.data, f"the {body} body")
     else:
         print_detail(req, public_urls, no_color=st.no_color)
+
+
+def _write_exact(data: bytes, what: str) -> None:
+    from ngrok_inspect.render import output
+
+    try:
+        output.write_exact(data, what=what)
+    except output.BinaryToTerminalError as exc:
+        raise UsageError(
+            str(exc), hint="Send it to a file (> body.bin) or a pipe (| xxd, | jq)"
+        ) from exc
 
 
 def _public_urls(client: AgentClient) -> dict[str, str]:
