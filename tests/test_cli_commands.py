@@ -21,10 +21,11 @@ def test_status_plain_on_a_2x_agent(fixture_agent: FixtureAgentServer) -> None:
     assert lines[0] == f"Agent:   {fixture_agent.url}"
     assert lines[1] == "Status:  online"
     assert lines[2] == "Version: unknown (2.x agent)"
-    assert lines[4].split("\t") == [
-        "NAME", "PUBLIC URL", "UPSTREAM", "PROTO", "INSPECT", "REQUESTS", "P50", "P99",
+    assert lines[3].startswith("Held:    ")
+    assert lines[5].split("\t") == [
+        "NAME", "PUBLIC URL", "UPSTREAM", "PROTO", "INSPECT", "SERVED", "P50", "P99",
     ]  # fmt: skip
-    web = lines[5].split("\t")
+    web = lines[6].split("\t")
     assert web[:6] == ["web", "http://127.0.0.1:8080", "http://localhost:8000", "http", "on", "12"]
 
 

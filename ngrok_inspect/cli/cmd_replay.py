@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import JsonOpt
-from ngrok_inspect.errors import ConditionNotMetError
+from ngrok_inspect.cli.options import ErrorsOpt, JsonOpt, SinceOpt, StatusOpt, WhereOpt
+from ngrok_inspect.errors import ConditionNotMetError, UsageError
 
 if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
@@ -20,14 +20,23 @@ SCAN = 50
 
 
 def find_replay(
-    client: AgentClient, original: CapturedRequest, known: set[str], timeout: float
+    client: AgentClient,
+    original: CapturedRequest,
+    known: set[str],
+    timeout: float,
+    *,
+    method: str | None = None,
+    uri: str | None = None,
 ) -> CapturedRequest:
-    """The new, completed entry a replay of ``original`` produced (polls the newest
-    entries); :class:`ConditionNotMetError` when none appears within ``timeout``."""
+    """The new, completed entry a replay of ``original`` (sent as ``method`` ``uri`` when
+    edited) produced (polls the newest entries); :class:`ConditionNotMetError` when none
+    appears within ``timeout``."""
     deadline = time.monotonic() + timeout
+    want_method = method or original.method
+    want_uri = uri or original.request.uri
     while True:
         for req in client.list_requests(limit=SCAN):
-            same = req.method == original.method and req.request.uri == original.request.uri
+            same = req.method == want_method and req.request.uri == want_uri
             if req.id not in known and same and not req.pending:
                 return req
         if time.monotonic() >= deadline:
@@ -47,8 +56,9 @@ def find_replay(
 )
 def replay_command(
     request_id: Annotated[
-        str, typer.Argument(metavar="ID", help="A full id, a unique prefix of one, or 'last'.")
-    ],
+        str | None,
+        typer.Argument(metavar="[ID]", help="A full id, a unique prefix of one, or 'last'."),
+    ] = None,
     tunnel: Annotated[
         str | None,
         typer.Option("--tunnel", metavar="NAME", help="Replay through this tunnel instead."),
@@ -57,12 +67,144 @@ def replay_command(
         bool, typer.Option("--no-wait", help="Return once the agent accepted the replay.")
     ] = False,
     as_json: JsonOpt = False,
+    method: Annotated[
+        str | None, typer.Option("--method", metavar="M", help="Send with this method.")
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", metavar="/P?Q", help="Send to this target (path and query)."),
+    ] = None,
+    query: Annotated[
+        list[str] | None,
+        typer.Option("--query", metavar="K=V", help="Set a query parameter (repeatable)."),
+    ] = None,
+    query_del: Annotated[
+        list[str] | None,
+        typer.Option("--query-del", metavar="K", help="Remove a query parameter (repeatable)."),
+    ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="Set a header (repeatable)."),
+    ] = None,
+    del_header: Annotated[
+        list[str] | None,
+        typer.Option("--del-header", metavar="NAME", help="Remove a header (repeatable)."),
+    ] = None,
+    body: Annotated[
+        str | None,
+        typer.Option("--body", metavar="TEXT|@FILE|-", help="Replace the body (- reads stdin)."),
+    ] = None,
+    json_set: Annotated[
+        list[str] | None,
+        typer.Option("--json-set", metavar="PATH=JSON", help="Set a.b[0] in a JSON body."),
+    ] = None,
+    form_set: Annotated[
+        list[str] | None,
+        typer.Option("--form-set", metavar="K=V", help="Set a field of a form body."),
+    ] = None,
+    edit: Annotated[
+        bool, typer.Option("--edit", help="Edit the request in $VISUAL/$EDITOR first.")
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="URL", help="Send straight to this URL, not the tunnel."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")
+    ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", metavar="http|json|curl", help="With --dry-run: how to print it."),
+    ] = "http",
+    resign: Annotated[
+        str | None,
+        typer.Option("--resign", metavar="PROVIDER", help="Recompute the webhook signature."),
+    ] = None,
+    secret: Annotated[
+        str | None, typer.Option("--secret", metavar="S", help="The signing secret for --resign.")
+    ] = None,
+    secret_env: Annotated[
+        str | None, typer.Option("--secret-env", metavar="VAR", help="Read it from $VAR.")
+    ] = None,
+    secret_file: Annotated[
+        str | None, typer.Option("--secret-file", metavar="FILE", help="Read it from FILE.")
+    ] = None,
+    show_response: Annotated[
+        bool, typer.Option("--show-response", help="Print the answer's headers and body too.")
+    ] = False,
+    replay_all: Annotated[
+        bool, typer.Option("--all", help="Replay every match of the filters, oldest first.")
+    ] = False,
+    where: WhereOpt = None,
+    status: StatusOpt = None,
+    since: SinceOpt = None,
+    errors: ErrorsOpt = False,
+    delay: Annotated[
+        float, typer.Option("--delay", min=0, metavar="SECONDS", help="With --all: pause between.")
+    ] = 0.0,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="With --all: stop at the first failure.")
+    ] = False,
+    expect_status: Annotated[
+        str | None,
+        typer.Option("--expect-status", metavar="2xx", help="With --all: exit 6 unless all match."),
+    ] = None,
 ) -> None:
     """Replay a request through the agent, then print the new entry's id, status and
-    duration (--json: its record). Waits up to --timeout seconds for it."""
+    duration (--json: its record). Waits up to --timeout seconds for it. With edits,
+    --to, --resign or --dry-run the request is sent by ngrok-inspect itself: through the
+    tunnel's public URL (so it is captured) or to --to URL. See docs/replay.md."""
     from ngrok_inspect.render import output
 
     st = state()
+    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
+
+    args = EditArgs(
+        method=method,
+        path=path,
+        query=query or [],
+        query_del=query_del or [],
+        header=header or [],
+        del_header=del_header or [],
+        body=body,
+        json_set=json_set or [],
+        form_set=form_set or [],
+        edit=edit,
+        to=to,
+        dry_run=dry_run,
+        resign=resign,
+        secret=secret,
+        secret_env=secret_env,
+        secret_file=secret_file,
+        show_response=show_response,
+        format=fmt,
+    )
+    if fmt not in ("http", "json", "curl"):
+        raise UsageError(f"unknown --format {fmt!r}", hint="Use http, json or curl")
+    if fmt != "http" and not dry_run:
+        raise UsageError("--format is for --dry-run", hint="Add --dry-run")
+    if replay_all:
+        if request_id is not None:
+            raise UsageError("give an ID or --all, not both", hint="Select with --where instead")
+        from ngrok_inspect.cli.replay_all import replay_all_command
+
+        replay_all_command(
+            args, tunnel=tunnel, no_wait=no_wait, as_json=as_json, where=where, status=status,
+            since=since, errors=errors, delay=delay, fail_fast=fail_fast,
+            expect_status=expect_status,
+        )  # fmt: skip
+        return
+    if request_id is None:
+        raise UsageError("replay needs an ID (or --all)", hint="e.g. ngrok-inspect replay last")
+    filtering = where is not None or status or since is not None or errors
+    if filtering or delay or fail_fast or expect_status is not None:
+        raise UsageError(
+            "--where/--status/--since/--errors/--delay/--fail-fast/--expect-status need --all",
+            hint="Add --all to replay every match",
+        )
+    if args.active:
+        run_edited(request_id, args, tunnel=tunnel, no_wait=no_wait, as_json=as_json)
+        return
     with st.client() as client:
         original = client.get_request(client.resolve_id(request_id))
         if tunnel is not None:
@@ -78,5 +220,5 @@ def replay_command(
         return
     from ngrok_inspect.render.text import duration_text
 
-    status = new.response.status if new.response is not None else "pending"
-    output.write(f"{new.id}\t{status}\t{duration_text(new.duration_ms)} ms\n")
+    shown = new.response.status if new.response is not None else "pending"
+    output.write(f"{new.id}\t{shown}\t{duration_text(new.duration_ms)} ms\n")

@@ -84,20 +84,40 @@ def list_command(
                 client, flt, as_json=as_json, count=count, timeout=None, no_color=st.no_color
             )
         return
+    on_terminal = output.is_terminal() and not as_json and not quiet
+    held: list[str] | None = None
     with st.client() as client:
-        reqs = fetch_requests(client, flt, limit)
+        if on_terminal:
+            # a person reads this: abbreviate ids against everything held (a prefix unique
+            # on this page may not be across the history) and say when the list was cut
+            everything = client.list_requests(limit=EVERYTHING)
+            held = [r.id for r in everything]
+            matching_all = flt.apply(everything)
+            reqs = matching_all if limit is None else matching_all[:limit]
+            total = len(matching_all)
+        else:
+            reqs = fetch_requests(client, flt, limit)
+            total = len(reqs)
     if not reqs:
         matching = "" if flt.is_empty else f" matching {flt.describe()}"
         output.notice(f"No captured requests{matching} at {st.settings.api_url}")
-    print_list(reqs, no_color=st.no_color, as_json=as_json, quiet=quiet)
+    print_list(reqs, no_color=st.no_color, as_json=as_json, quiet=quiet, held_ids=held)
+    if on_terminal and total > len(reqs):
+        output.notice(f"showing {len(reqs)} of {total} (use --limit)")
 
 
 def print_list(
-    reqs: list[CapturedRequest], *, no_color: bool, as_json: bool = False, quiet: bool = False
+    reqs: list[CapturedRequest],
+    *,
+    no_color: bool,
+    as_json: bool = False,
+    quiet: bool = False,
+    held_ids: list[str] | None = None,
 ) -> None:
     """Print requests as ``requests list`` does: JSON records, ids, a table on a terminal,
     or tab-separated lines when piped. Prints nothing for an empty list but ``[]`` with
-    ``as_json``."""
+    ``as_json``. On a terminal each id's shortest unique prefix (among ``held_ids``, else
+    among ``reqs``) is emphasised."""
     from ngrok_inspect.render import output
 
     if as_json:
@@ -108,10 +128,12 @@ def print_list(
     elif quiet:
         output.write("".join(r.id + "\n" for r in reqs))
     elif output.is_terminal():
+        from ngrok_inspect.ids import unique_prefix_lengths
         from ngrok_inspect.render.requests import list_renderable
 
+        prefixes = unique_prefix_lengths(held_ids if held_ids is not None else [r.id for r in reqs])
         console = output.make_console(no_color=no_color)
-        table = list_renderable(reqs, width=console.width)
+        table = list_renderable(reqs, width=console.width, prefixes=prefixes)
         console.print(table, crop=True, no_wrap=True, overflow="ellipsis")
     else:
         from ngrok_inspect.render.requests import list_plain

@@ -25,6 +25,8 @@ from ngrok_inspect.render.text import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from rich.console import RenderableType
 
     from ngrok_inspect.models import CapturedRequest, HttpMessage
@@ -83,9 +85,14 @@ def list_plain(reqs: list[CapturedRequest]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def list_renderable(reqs: list[CapturedRequest], *, width: int = 120) -> RenderableType:
+def list_renderable(
+    reqs: list[CapturedRequest], *, width: int = 120, prefixes: Mapping[str, int] | None = None
+) -> RenderableType:
     """A table for terminals ``width`` wide: status coloured by class. When narrow, the
-    client, tunnel, size and time columns go first, then the path is cut (ellipsis)."""
+    client, tunnel, size and time columns go first, then the path is cut (ellipsis).
+
+    ``prefixes`` (id -> length of its shortest unique prefix, see :mod:`ngrok_inspect.ids`)
+    makes that prefix bold within the full id, which stays whole and copyable."""
     from rich.text import Text
 
     all_rows = [_row(r) for r in reqs]
@@ -107,6 +114,11 @@ def list_renderable(reqs: list[CapturedRequest], *, width: int = 120) -> Rendera
                 out.append("  ")
             name = names[i]
             style = status_style(req.status_code) if name == "STATUS" else ""
+            if name == "ID" and prefixes is not None and req.id in prefixes:
+                cut, fitted = prefixes[req.id], fit_cell(cell, w)
+                out.append(fitted[:cut], style="bold")
+                out.append(fitted[cut:], style="dim")
+                continue
             style = "dim" if name in ("ID", "CLIENT", "TIME") else style
             out.append(fit_cell(cell, w, right=right[i]), style=style)
         out.append("\n")

@@ -12,15 +12,20 @@ if TYPE_CHECKING:
 
     from ngrok_inspect.models import AgentStatus, Tunnel
 
-TUNNEL_COLUMNS = ("NAME", "PUBLIC URL", "UPSTREAM", "PROTO", "INSPECT", "REQUESTS", "P50", "P99")
+TUNNEL_COLUMNS = ("NAME", "PUBLIC URL", "UPSTREAM", "PROTO", "INSPECT", "SERVED", "P50", "P99")
+# SERVED is the agent's own counter (since it started); what it holds now is the Held line
 
 
-def status_dict(api_url: str, status: AgentStatus, tunnels: list[Tunnel]) -> dict[str, Any]:
-    """The ``status --json`` document."""
+def status_dict(
+    api_url: str, status: AgentStatus, tunnels: list[Tunnel], held: int
+) -> dict[str, Any]:
+    """The ``status --json`` document (``requests_held``: captures the agent holds now;
+    each tunnel's metrics count since the agent started)."""
     return {
         "api_url": api_url,
         "status": status.status,
         "agent_version": status.agent_version,
+        "requests_held": held,
         "tunnels": [t.to_dict() for t in tunnels],
     }
 
@@ -34,22 +39,24 @@ def _tunnel_row(t: Tunnel) -> list[str]:
         escape.field(t.proto),
         "on" if t.inspect else "off",
         str(m.count),
-        duration_text(m.p50_ms),
-        duration_text(m.p99_ms),
+        # with no traffic the agent reports 0 for its percentiles: there is no figure
+        duration_text(m.p50_ms if m.count else None),
+        duration_text(m.p99_ms if m.count else None),
     ]
 
 
-def _head(api_url: str, status: AgentStatus) -> list[tuple[str, str]]:
+def _head(api_url: str, status: AgentStatus, held: int) -> list[tuple[str, str]]:
     return [
         ("Agent", escape.field(api_url)),
         ("Status", escape.field(status.status)),
         ("Version", escape.field(status.agent_version or "unknown (2.x agent)")),
+        ("Held", f"{held} captured requests now (SERVED: since the agent started)"),
     ]
 
 
-def status_plain(api_url: str, status: AgentStatus, tunnels: list[Tunnel]) -> str:
-    """Plain text: three key lines, then one tab-separated line per tunnel under a header."""
-    lines = [f"{k + ':':<9}{v}" for k, v in _head(api_url, status)]
+def status_plain(api_url: str, status: AgentStatus, tunnels: list[Tunnel], held: int) -> str:
+    """Plain text: four key lines, then one tab-separated line per tunnel under a header."""
+    lines = [f"{k + ':':<9}{v}" for k, v in _head(api_url, status, held)]
     lines.append("")
     if tunnels:
         lines.append("\t".join(TUNNEL_COLUMNS))
@@ -60,7 +67,7 @@ def status_plain(api_url: str, status: AgentStatus, tunnels: list[Tunnel]) -> st
 
 
 def status_renderable(
-    api_url: str, status: AgentStatus, tunnels: list[Tunnel], *, width: int = 120
+    api_url: str, status: AgentStatus, tunnels: list[Tunnel], held: int, *, width: int = 120
 ) -> RenderableType:
     """Key/value grid and a tunnels table (p50/p99 in ms)."""
     from rich.console import Group
@@ -70,7 +77,7 @@ def status_renderable(
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    for k, v in _head(api_url, status):
+    for k, v in _head(api_url, status, held):
         style = ("green" if v == "online" else "yellow") if k == "Status" else ""
         grid.add_row(k, Text(v, style=style))
     if not tunnels:
@@ -78,14 +85,20 @@ def status_renderable(
     all_rows = [_tunnel_row(t) for t in tunnels]
     all_titles = [n + (" ms" if n in ("P50", "P99") else "") for n in TUNNEL_COLUMNS]
     natural = [max([len(t), *(len(r[i]) for r in all_rows)]) for i, t in enumerate(all_titles)]
+    # the upstream is what tells tunnels apart: drop INSPECT and PROTO before cutting it
     keep = choose_columns(
-        list(TUNNEL_COLUMNS), natural, "UPSTREAM", width, ["INSPECT", "PROTO", "P50"]
+        list(TUNNEL_COLUMNS),
+        natural,
+        "UPSTREAM",
+        width,
+        ["INSPECT", "PROTO", "P50"],
+        flex_want=natural[TUNNEL_COLUMNS.index("UPSTREAM")],
     )
     names = [TUNNEL_COLUMNS[i] for i in keep]
     titles = [all_titles[i] for i in keep]
     rows = [[r[i] for i in keep] for r in all_rows]
     widths = fit_widths([natural[i] for i in keep], names.index("UPSTREAM"), width)
-    right = [n in ("REQUESTS", "P50", "P99") for n in names]
+    right = [n in ("SERVED", "P50", "P99") for n in names]
     table = Text(no_wrap=True, overflow="ellipsis")
     cols = list(zip(titles, widths, right, strict=True))
     table.append(
