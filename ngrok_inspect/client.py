@@ -123,11 +123,11 @@ class AgentClient:
                 url, "JSON nested too deeply to read", status_code=resp.status_code
             ) from e
         except ValueError as e:
-            ctype = resp.headers.get("Content-Type", "no content type").split(";")[0]
+            ctype = _content_type(resp)
             if "json" in ctype:
                 reason = f"malformed or truncated JSON ({len(content)} bytes)"
             else:
-                reason = f"not JSON ({ctype}, {len(content)} bytes)"
+                reason = f"not JSON ({ctype or 'no Content-Type'}, {len(content)} bytes)"
             raise InvalidResponseError(url, reason, status_code=resp.status_code) from e
 
     def _raise_for_error(
@@ -139,10 +139,11 @@ class AgentClient:
         except (ValueError, RecursionError):
             err = None
         if not isinstance(err, dict):
-            ctype = resp.headers.get("Content-Type", "no content type").split(";")[0]
+            ctype = _content_type(resp)
+            body = f"a {ctype} body" if ctype else "a body without a Content-Type"
             raise InvalidResponseError(
                 url,
-                f"HTTP {status_line} with a {ctype} body, not the agent's JSON error",
+                f"HTTP {status_line} with {body}, not the agent's JSON error",
                 status_code=resp.status_code,
             )
         msg = err.get("msg")
@@ -176,7 +177,7 @@ class AgentClient:
         if resp.status_code in (502, 503):
             hint = "The agent is still starting its session; retry in a moment"
         elif resp.status_code == 400:
-            hint = "The agent rejected the call; check the arguments (see details)"
+            hint = "The agent rejected the call; check the arguments" + _details_note(details)
         else:
             hint = "See the agent's log for details"
         raise AgentError(text, hint=hint, **fields)
@@ -421,3 +422,22 @@ def _read_until(resp: requests.Response, deadline: float) -> bytes:
         chunks.append(chunk)
         if time.monotonic() > deadline:
             raise _DeadlinePassed
+
+
+def _content_type(resp: requests.Response) -> str:
+    """The media type of an answer (``text/html``), or ``""`` when it names none."""
+    return str(resp.headers.get("Content-Type") or "").split(";")[0].strip()
+
+
+def _details_note(details: dict[str, Any]) -> str:
+    """``" (details: field=value, …)"`` from the agent's error details, or ``""``.
+
+    Values are cut short and control characters dropped: the agent's answer is untrusted.
+    """
+    if not details:
+        return ""
+    parts = []
+    for key, value in list(details.items())[:5]:
+        text = "".join(ch for ch in f"{key}={value}" if ch.isprintable())
+        parts.append(text if len(text) <= 80 else text[:79] + "…")
+    return " (details: " + ", ".join(parts) + ")"

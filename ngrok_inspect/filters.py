@@ -32,9 +32,24 @@ __all__ = [
     "StatusRange",
     "parse_expression",
     "parse_header_filter",
+    "parse_path_pattern",
     "parse_since",
     "parse_status",
 ]
+
+
+def parse_path_pattern(text: str) -> str:
+    """A ``--path`` glob, refused when it can never match (``webhook``: paths start with /).
+
+    >>> parse_path_pattern("/webhook*")
+    '/webhook*'
+    """
+    if text and text[0] not in "/*?[":
+        raise UsageError(
+            f"--path {text!r} can never match: request paths start with '/'",
+            hint=f"Use --path /{text} (or --path '*{text}*' for any path containing it)",
+        )
+    return text
 
 
 class StatusRange(NamedTuple):
@@ -251,7 +266,7 @@ class RequestFilter:
             tunnel=tunnel,
             methods=tuple(methods),
             statuses=tuple(statuses),
-            paths=tuple(str(p) for p in many(path)),
+            paths=tuple(parse_path_pattern(str(p)) for p in many(path)),
             since=parse_since(since) if isinstance(since, str) else since,
             errors=errors,
             headers=tuple(parse_header_filter(h) for h in many(header)),

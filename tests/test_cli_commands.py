@@ -139,6 +139,18 @@ def test_clear_on_a_terminal_asks(
     assert fixture_agent.current_list() == []
 
 
+def test_clear_prompt_takes_end_of_input_as_no(
+    fixture_agent: FixtureAgentServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ngrok_inspect.cli import cmd_clear
+
+    monkeypatch.setattr(cmd_clear, "_stdin_is_terminal", lambda: True)
+    r = invoke(["clear", "--api-url", fixture_agent.url], input="")  # Ctrl-D
+    assert r.exit_code == 0
+    assert "Nothing deleted" in r.stderr and "Interrupted" not in r.stderr
+    assert len(fixture_agent.current_list()) == 12
+
+
 def test_clear_local_agent(local_agent: Any) -> None:
     send_traffic(local_agent.tunnels[0].public_url)
     url = local_agent.api_url

@@ -129,6 +129,9 @@ def test_global_options_after_the_command(fixture_agent: FixtureAgentServer) -> 
     assert before.exit_code == after.exit_code == eq.exit_code == 0
     assert before.stdout == after.stdout == eq.stdout
     assert len(after.stdout.split()) == 12
+    # and between a group and its command
+    between = invoke(["requests", "--api-url", fixture_agent.url, "list", "-q"])
+    assert between.exit_code == 0 and between.stdout == before.stdout
 
 
 def test_hoisting_keeps_values_and_the_commands_own_options() -> None:
@@ -153,6 +156,9 @@ def test_hoisting_keeps_values_and_the_commands_own_options() -> None:
         "--debug", "wait", "--timeout", "5s",
     ]  # fmt: skip
     assert hoist(group, ["status", "--", "--debug"]) == ["status", "--", "--debug"]
+    assert hoist(group, ["requests", "--api-url=4045", "--debug", "list", "-q"]) == [
+        "--api-url=4045", "--debug", "requests", "list", "-q",
+    ]  # fmt: skip
 
 
 def test_version_and_help() -> None:
@@ -173,3 +179,20 @@ def test_no_args_shows_help() -> None:
     r = invoke([])
     assert "Usage" in r.stdout + r.stderr
     assert "requests" in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["requests"]])
+def test_no_command_is_help_without_an_error_line(args: list[str]) -> None:
+    r = invoke(args)
+    assert r.exit_code == 0
+    assert "Usage" in r.stdout
+    assert "Error" not in r.stderr
+
+
+def test_path_without_a_slash_is_a_usage_error_with_the_fix(
+    fixture_agent: FixtureAgentServer,
+) -> None:
+    r = invoke(["requests", "list", "--path", "webhook", "--api-url", fixture_agent.url])
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.startswith("Error: --path 'webhook' can never match")
+    assert "--path /webhook" in r.stderr

@@ -175,6 +175,8 @@ def test_agent_error_400_carries_the_agent_fields(client: AgentClient) -> None:
     assert err.status_code == 400 and err.msg == "failed to deserialize request parameter"
     assert "limit" in err.details["err"]
     assert err.message == "agent answered 400 Bad Request: failed to deserialize request parameter"
+    # "check the arguments" points at what the agent said was wrong, not at a hidden field
+    assert err.hint is not None and "(details: err=" in err.hint and "limit" in err.hint
 
 
 def test_unknown_path_is_not_found(client: AgentClient) -> None:
@@ -228,6 +230,7 @@ def test_server_that_never_answers(broken_server: Callable[[str], str]) -> None:
     [
         ("html500", "list_requests", "HTTP 500 Internal Server Error with a text/html body"),
         ("html500", "status", "HTTP 500 Internal Server Error with a text/html body"),
+        ("untyped500", "list_requests", "HTTP 500 Internal Server Error with a body without a"),
         ("truncated_json", "list_requests", "cut off"),
         ("not_json", "list_requests", "not JSON (text/plain"),
         ("not_json", "tunnels", "not JSON (text/plain"),

@@ -255,3 +255,16 @@ def test_matches_does_not_decode_bodies_for_plain_flags(
     broken = CapturedRequest.from_api(data)
     flt = RequestFilter(methods=(broken.method,), tunnel="web", since=broken.start)
     assert flt.matches(broken)
+
+
+@pytest.mark.parametrize("pattern", ["/webhook", "/hooks/*", "*webhook*", "?x", "[/]a"])
+def test_path_patterns_that_can_match_are_kept(pattern: str) -> None:
+    assert RequestFilter.parse(path=pattern).paths == (pattern,)
+
+
+def test_path_without_a_leading_slash_hints_at_it() -> None:
+    with pytest.raises(UsageError) as e:
+        RequestFilter.parse(path="webhook")
+    assert e.value.exit_code == ExitCode.USAGE
+    assert "can never match" in e.value.message
+    assert e.value.hint is not None and "--path /webhook" in e.value.hint

@@ -77,7 +77,7 @@ def run(args: list[str]) -> int:
         sys.stdout.write(f"ngrok-inspect {__version__}\n")
         return int(ExitCode.OK)
     import typer.main
-    from typer._click.exceptions import ClickException, UsageError
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
     from typer.exceptions import Abort, Exit
 
     from ngrok_inspect.cli.app import app, reset_state, state
@@ -101,6 +101,10 @@ def run(args: list[str]) -> int:
     except Abort:
         sys.stderr.write("\nInterrupted\n")
         return int(ExitCode.INTERRUPTED)
+    except NoArgsIsHelpError:
+        # ``ngrok-inspect`` or ``ngrok-inspect requests`` alone: typer has printed the help,
+        # which is what was asked for, so no ``Error:`` line and exit 0 (as gh and docker)
+        return int(ExitCode.OK)
     except UsageError as exc:  # a bad flag or value: the same two lines as every error
         command = exc.ctx.command_path if exc.ctx is not None else "ngrok-inspect"
         return _fail(exc.format_message(), f"See '{command} --help'", ExitCode.USAGE)
@@ -209,11 +213,20 @@ def hoist_global_options(group: Command, args: list[str]) -> list[str]:
     cmd: Command = group
     i = start
     ctx = Context(group, resilient_parsing=True)
+    hoisted: list[str] = []
+    path: list[str] = []  # the subcommand names
     while isinstance(cmd, TyperGroup) and i < len(args):
+        name = args[i].split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:  # between a group and its command: requests --api-url X list
+            width = 2 if GLOBAL_OPTIONS[name] and "=" not in args[i] else 1
+            hoisted.extend(args[i : i + width])
+            i += width
+            continue
         sub = cmd.get_command(ctx, args[i])
         if sub is None:
             return args
         cmd = sub
+        path.append(args[i])
         i += 1
     if cmd is group:
         return args
@@ -223,8 +236,7 @@ def hoist_global_options(group: Command, args: list[str]) -> list[str]:
             takes_value = not param.is_flag and not param.count
             for opt in [*param.opts, *param.secondary_opts]:
                 own[opt] = takes_value
-    hoisted: list[str] = []
-    rest: list[str] = args[start:i]
+    rest: list[str] = path
     while i < len(args):
         tok = args[i]
         if tok == "--":

@@ -19,6 +19,17 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
+def _confirm(question: str) -> bool:
+    """Ask on stderr; only y/yes is a yes. End of input (Ctrl-D) is a no, not an error
+    (typer.confirm turns it into an abort, indistinguishable from Ctrl-C)."""
+    sys.stderr.write(f"{question} [y/N]: ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer:
+        sys.stderr.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
 @app.command(
     "clear",
     epilog="Examples:\n\n  ngrok-inspect clear\n\n  ngrok-inspect clear --yes   # in scripts",
@@ -44,9 +55,8 @@ def clear_command(
         if (
             not yes
             and count
-            and not typer.confirm(
-                f"Delete {count} captured request{'s' if count != 1 else ''} from {url}?",
-                err=True,
+            and not _confirm(
+                f"Delete {count} captured request{'s' if count != 1 else ''} from {url}?"
             )
         ):
             output.notice("Nothing deleted")

@@ -46,6 +46,7 @@ BROKEN_MODES = (
     "refuse",  # nothing listens on the port (connection refused)
     "hang",  # accepts the connection and never answers
     "html500",  # 500 with an HTML body
+    "untyped500",  # 500 whose body has no Content-Type
     "truncated_json",  # 200 JSON whose body stops half-way (Content-Length says more)
     "not_json",  # 200 text/plain
     "no_requests_key",  # 200 JSON objects without the keys the API promises
@@ -305,6 +306,8 @@ class BrokenServer:
         if mode == "html500":
             body = b"<html><body><h1>500 Internal Server Error</h1>panic</body></html>"
             self._send(h, 500, "text/html; charset=utf-8", body)
+        elif mode == "untyped500":
+            self._send(h, 500, "", b"panic")
         elif mode == "truncated_json":
             full = json.dumps(load_json("requests")).encode()
             h.send_response(200)
@@ -342,7 +345,8 @@ class BrokenServer:
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:
         h.send_response(status)
-        h.send_header("Content-Type", ctype)
+        if ctype:
+            h.send_header("Content-Type", ctype)
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
