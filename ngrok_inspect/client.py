@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from types import TracebackType
 from typing import Any, NoReturn
 from urllib.parse import quote
 
 import requests
-import urllib3
 
 from ngrok_inspect import __version__
 from ngrok_inspect.errors import (
@@ -79,17 +77,11 @@ class AgentClient:
     ) -> Any:
         """One API call; the parsed JSON answer (None for an empty 2xx answer)."""
         url = self.base_url + path
-        # requests' timeout bounds each read; the deadline bounds the whole call, so an
-        # agent trickling its answer a byte at a time cannot hold us past --timeout
-        deadline = time.monotonic() + self.timeout
         try:
             resp = self._session.request(
-                method, url, params=params, json=body, timeout=self.timeout, stream=True
+                method, url, params=params, json=body, timeout=self.timeout
             )
-            with resp:
-                content = _read_until(resp, deadline)
-        except _DeadlinePassed:
-            raise AgentTimeoutError(self.base_url, self.timeout) from None
+            content = resp.content
         except requests.exceptions.ConnectTimeout as e:
             raise AgentUnreachableError(self.base_url, "connection timed out") from e
         except requests.exceptions.Timeout as e:
@@ -103,11 +95,6 @@ class AgentClient:
             raise InvalidResponseError(url, "the answer was cut off") from e
         except requests.exceptions.RequestException as e:
             raise AgentUnreachableError(self.base_url, type(e).__name__) from e
-        # the body is read through urllib3 (read1), whose errors requests does not wrap
-        except urllib3.exceptions.ReadTimeoutError as e:
-            raise AgentTimeoutError(self.base_url, self.timeout) from e
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError) as e:
-            raise InvalidResponseError(url, "the answer was cut off") from e
         if resp.status_code >= 400:
             self._raise_for_error(resp, content, url, context or {})
         if not content.strip():
@@ -404,24 +391,6 @@ def _connection_reason(e: BaseException) -> str:
     if "unreachable" in low:
         return "network unreachable"
     return "connection failed"
-
-
-class _DeadlinePassed(Exception):
-    """The whole call ran past its deadline."""
-
-
-def _read_until(resp: requests.Response, deadline: float) -> bytes:
-    """The answer's body, read as it arrives (urllib3's ``read1``: whatever one socket
-    read gives, each bounded by the read timeout); :class:`_DeadlinePassed` once
-    ``deadline`` is behind us."""
-    chunks: list[bytes] = []
-    while True:
-        chunk = resp.raw.read1(65536, decode_content=True)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        if time.monotonic() > deadline:
-            raise _DeadlinePassed
 
 
 def _content_type(resp: requests.Response) -> str:

@@ -164,14 +164,6 @@ def test_bad_answers_exit_5_with_one_line(
     assert "Traceback" not in out.stderr and len(rest) <= 1
 
 
-def test_timeout_is_a_deadline_for_the_whole_call(broken_server: Callable[[str], str]) -> None:
-    # the trickle would take minutes; without a total deadline this test hits pytest-timeout
-    url = broken_server("trickle")
-    out = invoke(["requests", "list", "--timeout", "1", "--api-url", url])
-    assert out.exit_code == 3, out.stderr
-    assert "Traceback" not in out.stderr
-
-
 def test_debug_shows_the_chained_cause(broken_server: Callable[[str], str]) -> None:
     url = broken_server("not_json")
     out = invoke(["--debug", "requests", "list", "--api-url", url])

@@ -53,7 +53,6 @@ BROKEN_MODES = (
     "empty_200",  # 200 with an empty body
     "deep_json",  # 200 JSON nested deeper than any parser's recursion limit
     "no_id",  # 200 list whose captured request has no "id"
-    "trickle",  # 200 JSON sent one byte at a time, a byte every 0.2 s
 )
 
 
@@ -329,18 +328,6 @@ class BrokenServer:
         elif mode == "no_id":
             entry = {k: v for k, v in load_json("requests")["requests"][0].items() if k != "id"}
             self._send(h, 200, "application/json", json.dumps({"requests": [entry]}).encode())
-        elif mode == "trickle":
-            body = json.dumps(load_json("requests")).encode()
-            h.send_response(200)
-            h.send_header("Content-Type", "application/json")
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            for i in range(len(body)):  # ends early once the test is over (stop())
-                if self._release.wait(0.2):
-                    break
-                h.wfile.write(body[i : i + 1])
-                h.wfile.flush()
-            h.close_connection = True
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:
