@@ -362,3 +362,37 @@ def test_chunked_capture_is_sent_dechunked_with_length() -> None:
     req = _captured(b"POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
     headers, body, _ = prepare(req).wire()
     assert body == b"abc" and headers == [("Content-Length", "3")]
+
+
+def test_json_set_keeps_the_body_style() -> None:
+    from ngrok_inspect.replay.edits import dump_like
+
+    pretty = b'{\n  "id": "evt_1",\n  "data": {\n    "amount": 1200\n  }\n}\n'
+    assert dump_like({"id": "evt_1", "data": {"amount": 1300}}, pretty) == pretty.replace(
+        b"1200", b"1300"
+    )
+    spaced = b'{"a": 1, "b": [1, 2]}'
+    assert dump_like({"a": 2, "b": [1, 2]}, spaced) == b'{"a": 2, "b": [1, 2]}'
+    compact = b'{"a":"\\u00e9"}'
+    assert dump_like({"a": "\u00e9x"}, compact) == b'{"a":"\\u00e9x"}'
+
+
+def test_resign_twilio_with_url_is_accepted_by_twilio(local_agent: Any, recorder: Recorder) -> None:
+    from urllib.parse import parse_qsl
+
+    from twilio.request_validator import RequestValidator
+
+    form = {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "old"}
+    rid = capture(local_agent, "/sms", b"From=%2B1555&Body=hi", form)
+    url = "https://example.ngrok.app/sms"
+    api = local_agent.api_url
+    r = invoke(["replay", rid, "--to", recorder.url, "--form-set", "Body=changed", "--resign",
+                "twilio", "--secret", "auth-token", "--url", url, "--api-url", api])  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    lines, body = recorder.last()
+    sig = (
+        next(ln for ln in lines if ln.startswith(b"X-Twilio-Signature:")).split(b":", 1)[1].strip()
+    )
+    params = dict(parse_qsl(body.decode()))
+    assert params["Body"] == "changed"
+    assert RequestValidator("auth-token").validate(url, params, sig.decode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -155,24 +156,51 @@ def test_cli_stats_json_matches_the_library(
     assert err == ""
 
 
-def test_cli_stats_filtered_tables(capsys: pytest.CaptureFixture[str], fixture_agent: Any) -> None:
+def test_cli_stats_filtered_piped_is_plain(
+    capsys: pytest.CaptureFixture[str], fixture_agent: Any
+) -> None:
     code, out, err = run_cli(capsys, "--api-url", fixture_agent.url, "stats", "--errors")
     assert code == 0, err
     assert "\x1b[" not in out  # piped: no colour
-    for title in ("Summary", "Duration", "By method", "By status", "Top paths", "By tunnel"):
-        assert title in out
-    assert "Recent errors" in out
-    summary = out.split("Duration")[0]
-    assert "requests" in summary and " 2 " in summary
-    assert "/boom" in out and "/does-not-exist" in out and "/webhook" not in out
+    assert not set(out) & set("─━│┃┌┐└┘")  # and no box drawing
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows[0] == ["requests", "2"]
+    assert {r[1] for r in rows if r[0] == "path"} == {"/boom", "/does-not-exist"}
+    assert sorted(r[2] for r in rows if r[0] == "error") == ["404", "500"]
+    assert all(len(r[5]) == 32 for r in rows if r[0] == "error")  # whole ids
+
+
+def test_cli_stats_on_a_terminal_keeps_ids_whole_at_80_and_200(fixture_agent: Any) -> None:
+    from tests.cli_invoke import invoke
+
+    for columns in ("80", "200"):
+        env = {"FORCE_COLOR": "1", "TERM": "xterm-256color", "COLUMNS": columns}
+        r = invoke(["stats", "--errors", "--no-color", "--api-url", fixture_agent.url], env=env)
+        assert r.exit_code == 0, r.stderr
+        text = re.sub(r"\x1b\[[0-9;]*m", "", r.stdout)
+        for title in ("Summary", "Duration", "By method", "By status", "Top paths", "Recent"):
+            assert title in text
+        ids = re.findall(r"airt_[0-9A-Za-z]+", text)
+        assert len(ids) == 2 and all(len(i) == 32 for i in ids)
+        assert all(len(line) <= int(columns) for line in text.splitlines())
+
+
+def test_cli_stats_json_is_compact_piped_and_indented_on_a_terminal(fixture_agent: Any) -> None:
+    from tests.cli_invoke import invoke
+
+    piped = invoke(["stats", "--json", "--api-url", fixture_agent.url])
+    assert piped.stdout.count("\n") == 1
+    tty = invoke(["stats", "--json", "--api-url", fixture_agent.url], env={"FORCE_COLOR": "1"})
+    assert tty.stdout.startswith("{\n  ")
+    assert json.loads(tty.stdout) == json.loads(piped.stdout)
 
 
 def test_cli_stats_nothing_matches(capsys: pytest.CaptureFixture[str], fixture_agent: Any) -> None:
-    code, out, _ = run_cli(
+    code, out, err = run_cli(
         capsys, "--api-url", fixture_agent.url, "stats", "--where", "status == 999"
     )
-    assert code == 0
-    assert out.strip() == "No captured requests match."
+    assert (code, out) == (0, "")
+    assert err.startswith("No captured requests matching ")
 
 
 def test_cli_stats_errors(capsys: pytest.CaptureFixture[str]) -> None:

@@ -129,6 +129,12 @@ def replay_command(
     secret_file: Annotated[
         str | None, typer.Option("--secret-file", metavar="FILE", help="Read it from FILE.")
     ] = None,
+    sign_url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", metavar="URL", help="With --resign twilio: the URL the receiver is called at."
+        ),
+    ] = None,
     show_response: Annotated[
         bool, typer.Option("--show-response", help="Print the answer's headers and body too.")
     ] = False,
@@ -178,6 +184,7 @@ def replay_command(
         secret_file=secret_file,
         show_response=show_response,
         format=fmt,
+        sign_url=sign_url,
     )
     if fmt not in ("http", "json", "curl"):
         raise UsageError(f"unknown --format {fmt!r}", hint="Use http, json or curl")

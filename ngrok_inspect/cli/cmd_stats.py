@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
@@ -17,6 +15,7 @@ from ngrok_inspect.filters import RequestFilter
 
 def run_stats(flt: RequestFilter, *, top: int, as_json: bool) -> None:
     """Fetch everything the agent holds, filter, compute and print the figures."""
+    from ngrok_inspect.render import output
     from ngrok_inspect.stats import compute_stats
 
     st = state()
@@ -24,12 +23,20 @@ def run_stats(flt: RequestFilter, *, top: int, as_json: bool) -> None:
         reqs = client.list_requests(limit=1_000_000, tunnel_name=flt.agent_tunnel_param())
     stats = compute_stats(flt.apply(reqs), top=top)
     if as_json:
-        sys.stdout.write(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        output.write_json(stats.to_dict())
         return
-    from ngrok_inspect.render.output import make_console
-    from ngrok_inspect.render.stats import stats_renderable
+    if stats.total == 0:
+        matching = "" if flt.is_empty else f" matching {flt.describe()}"
+        output.notice(f"No captured requests{matching} at {st.settings.api_url}")
+        return
+    if output.is_terminal():
+        from ngrok_inspect.render.stats import stats_renderable
 
-    make_console(no_color=st.no_color).print(stats_renderable(stats))
+        output.make_console(no_color=st.no_color).print(stats_renderable(stats))
+    else:
+        from ngrok_inspect.render.stats import stats_plain
+
+        output.write(stats_plain(stats))
 
 
 @app.command(

@@ -93,7 +93,9 @@ def verify_command(
     if bad:
         raise ConditionNotMetError(
             f"{len(bad)} of {len(checked)} checked requests are not validly signed",
-            hint="See the reason column and docs/webhooks.md",
+            hint=(
+                "See the reason column; re-sign with 'replay ID --resign PROVIDER --secret-env VAR'"
+            ),
         )
 
 

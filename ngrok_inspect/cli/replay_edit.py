@@ -39,6 +39,7 @@ class EditArgs:
     secret_file: str | None = None
     show_response: bool = False
     format: str = "http"
+    sign_url: str | None = None
 
     @property
     def active(self) -> bool:
@@ -117,13 +118,13 @@ def _build(
 ) -> OutgoingRequest:
     from ngrok_inspect.replay import prepare
 
-    out = prepare(original, edits, resign=args.resign, secret=secret, url=None)
+    out = prepare(original, edits, resign=args.resign, secret=secret, url=args.sign_url)
     if args.edit:
         from ngrok_inspect.replay.editor import edit_request
 
         out = edit_request(out, ask=_ask)
         if args.resign is not None and secret is not None:
-            out = _resign_again(original, out, args.resign, secret)
+            out = _resign_again(original, out, args.resign, secret, args.sign_url)
     if args.resign is None:
         _warn_signature(original, out)
     return out
@@ -317,7 +318,11 @@ def _tunnel_url(client: object, original: CapturedRequest, tunnel: str | None) -
 
 
 def _resign_again(
-    original: CapturedRequest, out: OutgoingRequest, provider: str, secret: str
+    original: CapturedRequest,
+    out: OutgoingRequest,
+    provider: str,
+    secret: str,
+    url: str | None,
 ) -> OutgoingRequest:
     from datetime import datetime, timezone
 
@@ -326,7 +331,9 @@ def _resign_again(
 
     body, _ = out.payload()
     msg = SignedMessage(out.method, "", out.headers, body, original.start)
-    msg = SignedMessage(out.method, public_url(msg, out.target), out.headers, body, original.start)
+    msg = SignedMessage(
+        out.method, url or public_url(msg, out.target), out.headers, body, original.start
+    )
     signed = webhooks.sign(msg, provider, secret, now=datetime.now(timezone.utc))
     for name, value in signed.headers:
         if out.header(name) != value:

@@ -44,6 +44,47 @@ def _dur_cells(d: DurationStats) -> list[str]:
     return [format_duration(v) for v in (d.avg, d.p50, d.p95, d.p99, d.max)]
 
 
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def stats_plain(stats: Stats) -> str:
+    """Plain lines for pipes, no box drawing: each is tab-separated and starts with what it
+    is (``requests``, ``duration``, ``method``, ``status_class``, ``status``, ``path``,
+    ``tunnel``, ``error``), so ``grep '^path'`` or ``awk -F'\t'`` picks a section.
+    Durations are exact milliseconds; nothing for an empty set."""
+    if stats.total == 0:
+        return ""
+    rows: list[list[str]] = [["requests", str(stats.total)], ["pending", str(stats.pending)]]
+    rows.append(["errors", str(stats.error_count)])
+    if stats.first:
+        rows += [["first", stats.first], ["last", stats.last or ""]]
+    d = stats.durations
+    # duration  PATH|all  count  avg  p50  p95  p99  max
+    rows.append(
+        ["duration", "all", str(d.count), *(_ms(v) for v in (d.avg, d.p50, d.p95, d.p99, d.max))]
+    )
+    for pd in stats.slowest_paths:
+        v = pd.durations
+        rows.append(
+            [
+                "duration",
+                pd.path,
+                str(v.count),
+                *(_ms(x) for x in (v.avg, v.p50, v.p95, v.p99, v.max)),
+            ]
+        )
+    rows += [["method", m, str(n)] for m, n in stats.by_method.items()]
+    rows += [["status_class", c, str(n)] for c, n in stats.by_status_class.items()]
+    rows += [["status", str(code), str(n)] for code, n in stats.by_status.items()]
+    rows += [["path", p, str(n)] for p, n in stats.top_paths]
+    rows += [["tunnel", t.tunnel, str(t.requests), str(t.errors)] for t in stats.by_tunnel]
+    for r in stats.recent_errors:
+        code = "-" if r.status_code is None else str(r.status_code)
+        rows.append(["error", r.start.isoformat(), code, r.method, r.path, r.id])
+    return "".join("\t".join(row) + "\n" for row in rows)
+
+
 def stats_renderable(stats: Stats) -> RenderableType:
     """All the stats tables, stacked; empty sets say so in one line."""
     if stats.total == 0:
@@ -96,8 +137,11 @@ def stats_renderable(stats: Stats) -> RenderableType:
 
     if stats.recent_errors:
         errors = _table("Recent errors", "time", "status", "method", "path", "id")
-        for i in (0, 1, 2):  # time, status, method never wrap; path and id fold
+        # time, status, method and id never wrap (an id must stay copyable); the path folds
+        for i in (0, 1, 2, 4):
             errors.columns[i].no_wrap = True
+            errors.columns[i].overflow = "ignore"
+        errors.columns[4].min_width = max((len(r.id) for r in stats.recent_errors), default=4)
         for r in stats.recent_errors:
             errors.add_row(
                 r.start.astimezone().strftime("%Y-%m-%d %H:%M:%S"),

@@ -116,6 +116,23 @@ def _set_path(doc: Any, path: list[str | int], value: Any, text: str) -> Any:
     return doc
 
 
+def dump_like(doc: Any, original: bytes) -> bytes:
+    """``doc`` serialised in the original body's style (indent, separators, escaping,
+    trailing newline), so untouched fields keep their bytes in the common cases."""
+    text = original.decode("utf-8", "replace")
+    m = re.search(r"[\[{]\r?\n([ \t]+)\S", text)
+    indent: str | None = m.group(1) if m else None
+    if indent is not None:
+        out = json.dumps(doc, indent=indent, ensure_ascii="\\u" in text)
+    else:
+        spaced = re.search(r'"\s*:\s', text) is not None
+        seps = (", ", ": ") if spaced else (",", ":")
+        out = json.dumps(doc, separators=seps, ensure_ascii="\\u" in text)
+    if text.endswith("\n") and not out.endswith("\n"):
+        out += "\r\n" if text.endswith("\r\n") else "\n"
+    return out.encode("utf-8")
+
+
 def _show(path: list[str | int]) -> str:
     text = ""
     for k in path:
@@ -183,7 +200,7 @@ def _edit_body(req: OutgoingRequest, edits: Edits) -> OutgoingRequest:
                     hint="Quote strings as JSON: --json-set 'a.b=\"text\"'",
                 ) from None
             doc = _set_path(doc, parse_json_path(path_text), value, path_text)
-        body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = dump_like(doc, body)
     if edits.form_set:
         pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
         for k, v in edits.form_set:
