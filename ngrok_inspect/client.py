@@ -206,6 +206,15 @@ class AgentClient:
         data = self._json_object(self._call("GET", "/api/tunnels"), url, "tunnels")
         return [self._tunnel(t, url) for t in data["tunnels"]]
 
+    def require_tunnel(self, name: str) -> None:
+        """:class:`TunnelNotFoundError` naming the agent's tunnels unless ``name`` is one.
+
+        The one check behind every ``--tunnel`` filter: the agent itself would just match
+        nothing (or match substrings), and an empty answer hides the typo."""
+        names = [t.name for t in self.tunnels()]
+        if name not in names:
+            raise TunnelNotFoundError(name, known=sorted(names))
+
     def tunnel(self, name: str) -> Tunnel:
         """``GET /api/tunnels/{name}``; :class:`TunnelNotFoundError` when unknown."""
         if not name:

@@ -142,10 +142,14 @@ class RequestNotFoundError(NotFoundError):
 class TunnelNotFoundError(NotFoundError):
     """No tunnel with this name (agent ``error_code`` 100)."""
 
-    def __init__(self, name: str, **kwargs: Any) -> None:
+    def __init__(self, name: str, known: list[str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("hint", "List the agent's tunnels with 'ngrok-inspect status'")
-        super().__init__(f"no tunnel named {name!r}", **kwargs)
+        text = f"no tunnel named {name!r}"
+        if known is not None:
+            text += f" (tunnels: {', '.join(known) or 'none'})"
+        super().__init__(text, **kwargs)
         self.name = name
+        self.known = known
 
 
 class AmbiguousIdError(UsageError):

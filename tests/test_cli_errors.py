@@ -196,3 +196,27 @@ def test_path_without_a_slash_is_a_usage_error_with_the_fix(
     assert r.exit_code == 2 and r.stdout == ""
     assert r.stderr.startswith("Error: --path 'webhook' can never match")
     assert "--path /webhook" in r.stderr
+
+
+def test_top_level_shorthands(fixture_agent: FixtureAgentServer) -> None:
+    full = invoke(["requests", "list", "-q", "--api-url", fixture_agent.url])
+    for alias in ("list", "ls"):
+        r = invoke(["--api-url", fixture_agent.url, alias, "-q"])
+        assert r.exit_code == 0 and r.stdout == full.stdout, alias
+    show_full = invoke(["requests", "show", "last", "--json", "--api-url", fixture_agent.url])
+    show = invoke(["show", "last", "--json", "--api-url", fixture_agent.url])
+    assert show.exit_code == 0 and show.stdout == show_full.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "usage"),
+    [
+        (["help"], "Usage: ngrok-inspect [OPTIONS] COMMAND"),
+        (["help", "wait"], "Usage: ngrok-inspect wait"),
+        (["help", "requests", "list"], "Usage: ngrok-inspect requests list"),
+    ],
+)
+def test_help_command(args: list[str], usage: str) -> None:
+    r = invoke(args)
+    assert r.exit_code == 0
+    assert usage in " ".join(r.stdout.split())

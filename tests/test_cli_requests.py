@@ -86,17 +86,18 @@ def test_list_tunnel_is_exact_although_agent_matches_substrings(
 ) -> None:
     r = invoke(["requests", "list", "-q", "--tunnel", "web", "--api-url", fixture_agent.url])
     assert len(r.stdout.split()) == 12
+    # a name that is no tunnel of the agent is an error naming the tunnels, not an empty list
     r = invoke(["requests", "list", "--json", "--tunnel", "we", "--api-url", fixture_agent.url])
-    assert r.exit_code == 0
-    assert r.stdout.strip() == "[]"
-    assert "No captured requests" in r.stderr
+    assert r.exit_code == 4 and r.stdout == ""
+    assert r.stderr.startswith("Error: no tunnel named 'we' (tunnels: ")
+    assert "web" in r.stderr.splitlines()[0]
 
 
 def test_list_empty_says_so_on_stderr(fixture_agent: FixtureAgentServer) -> None:
-    r = invoke(["requests", "list", "--tunnel", "nope", "--api-url", fixture_agent.url])
+    r = invoke(["requests", "list", "--method", "PATCH", "--api-url", fixture_agent.url])
     assert r.exit_code == 0
     assert r.stdout == ""
-    assert r.stderr.startswith("No captured requests matching tunnel 'nope' at ")
+    assert r.stderr.startswith("No captured requests matching method PATCH at ")
 
 
 @pytest.mark.parametrize(
@@ -273,3 +274,21 @@ def test_local_agent_list_and_show(local_agent: Any) -> None:
     assert r.exit_code == 0
     assert f"Tunnel:   {tunnel.name}" in r.stdout
     assert tunnel.public_url in r.stdout
+
+
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ["requests", "list"],
+        ["export", "--format", "har"],
+        ["stats"],
+        ["wait", "--timeout", "1s"],
+        ["monitor"],
+    ],
+)
+def test_an_unknown_tunnel_is_exit_4_naming_the_tunnels(local_agent: Any, cmd: list[str]) -> None:
+    r = invoke([*cmd, "--tunnel", "nope", "--api-url", local_agent.api_url])
+    names = ", ".join(sorted(t.name for t in local_agent.tunnels))
+    assert r.exit_code == 4, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.startswith(f"Error: no tunnel named 'nope' (tunnels: {names})\n")

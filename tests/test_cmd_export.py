@@ -37,7 +37,7 @@ def run(fx_url: str, *args: str) -> Any:
 def test_default_is_json_records_redacted(fixture_agent: FixtureAgentServer) -> None:
     r = run(fixture_agent.url)
     assert r.exit_code == 0, r.stderr
-    assert r.stderr == ""
+    assert r.stderr == "Exported 12 requests (json, 4 values redacted)\n"
     served = fixture_agent.current_list()
     out = json.loads(r.stdout)
     assert [o["id"] for o in out] == [s["id"] for s in served]
@@ -126,7 +126,7 @@ def test_output_file_written_and_existing_file_needs_force(
     r = run(fixture_agent.url, "--format", "har", "-o", str(target))
     assert r.exit_code == 0, r.stderr
     assert r.stdout == ""
-    assert r.stderr == f"Exported 12 requests (har) to {target}\n"
+    assert r.stderr == f"Exported 12 requests (har, 4 values redacted) to {target}\n"
     first = target.read_bytes()
     check_har_1_2(json.loads(first))
 
@@ -339,13 +339,18 @@ def test_output_dash_is_stdout(fixture_agent: FixtureAgentServer, tmp_path: Path
     r = run(fixture_agent.url, "-F", "ndjson", "-o", "-", "--limit", "1")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["id"] == "airt_3Mk9FnMCUO6FVwLDSH9S0NIhaMS"
-    assert r.stderr == ""
+    assert r.stderr == "Exported 1 request (ndjson, 0 values redacted)\n"
 
 
 def test_exporting_core_loads_no_ui_or_server_libraries() -> None:
     from tests.test_core_imports import loaded_after_import
 
-    assert loaded_after_import(["ngrok_inspect.exporting"]) == []
+    assert (
+        loaded_after_import(
+            ["ngrok_inspect.export", "ngrok_inspect.redaction", "ngrok_inspect.atomicio"]
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("fmt", ["json", "har", "curl"])

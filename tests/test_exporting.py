@@ -11,15 +11,9 @@ from typing import Any
 import pytest
 from haralyzer import HarEntry, HarParser
 
-from ngrok_inspect.exporting import (
-    FORMATS,
-    REDACTED,
-    is_sensitive_header,
-    redact_agent_object,
-    redact_raw_message,
-    render_export,
-)
+from ngrok_inspect.export import FORMATS, render_export
 from ngrok_inspect.models import CapturedRequest
+from ngrok_inspect.redaction import DEFAULT_POLICY, REDACTED, redact_agent_object, redact_raw
 from tests.support.servers import WEBHOOK_ID, load_json
 
 PUBLIC = {"web": "https://abc123.ngrok.app"}
@@ -107,11 +101,11 @@ def all_text(out: str, fmt: str) -> str:
     [("Authorization", True), ("proxy-authorization", True), ("COOKIE", True),
      ("Set-Cookie", True), ("x-api-key", True), ("X-Hub-Signature", True),
      ("Stripe-Signature", True), ("X-Hub-Signature-256", True),
-     ("X-Signature-Version", False), ("Content-Type", False),
-     ("Cookie2", False), ("X-Api-Key-Id", False)],
+     ("X-Signature-Version", True), ("Content-Type", False),
+     ("Cookie2", True), ("X-Api-Key-Id", True), ("Accept", False), ("Host", False)],
 )  # fmt: skip
 def test_sensitive_header_names(name: str, secret: bool) -> None:
-    assert is_sensitive_header(name) is secret
+    assert DEFAULT_POLICY.is_secret_header(name) is secret
 
 
 def test_redact_raw_message_changes_only_secret_values() -> None:
@@ -120,7 +114,8 @@ def test_redact_raw_message_changes_only_secret_values() -> None:
         b"X-Hub-Signature-256: sha256=ff\r\nX-Keep: yes\r\nContent-Length: 5\r\n\r\n"
         b"Cookie: not-a-header\r\n"
     )[:-2]
-    out = redact_raw_message(raw)
+    out, n = redact_raw(raw)
+    assert n == 2
     assert out == (
         b"POST /x HTTP/1.1\r\nHost: h\r\nauthorization: [REDACTED]\r\n"
         b"X-Hub-Signature-256: [REDACTED]\r\nX-Keep: yes\r\nContent-Length: 5\r\n\r\n"
@@ -130,18 +125,19 @@ def test_redact_raw_message_changes_only_secret_values() -> None:
 
 def test_redact_raw_message_drops_folded_continuation_and_keeps_bare_lf() -> None:
     raw = b"GET / HTTP/1.1\nCookie: a=1;\n b=SECRET\nX: 1\n\n"
-    assert redact_raw_message(raw) == b"GET / HTTP/1.1\nCookie: [REDACTED]\nX: 1\n\n"
+    assert redact_raw(raw)[0] == b"GET / HTTP/1.1\nCookie: [REDACTED]\nX: 1\n\n"
 
 
 def test_redact_raw_message_without_secrets_is_identical() -> None:
     raw = base64.b64decode(load_json("request-by-id")["request"]["raw"])
-    assert redact_raw_message(raw) is raw
+    assert redact_raw(raw)[0] is raw
 
 
 def test_redact_agent_object_does_not_touch_the_original() -> None:
     obj = secret_capture()
     before = json.dumps(obj)
-    red = redact_agent_object(obj)
+    red, count = redact_agent_object(obj)
+    assert count >= 2
     assert json.dumps(obj) == before
     assert red["request"]["headers"]["Authorization"] == [REDACTED]
     assert red["response"]["headers"]["Set-Cookie"] == [REDACTED]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from ngrok_inspect.atomicio import write_atomic
 from ngrok_inspect.errors import OutputError, UsageError
-from ngrok_inspect.exporting import write_atomic
 
 
 def listing(directory: Path) -> list[str]:
@@ -130,7 +130,7 @@ def test_file_size_limit_in_a_subprocess(tmp_path: Path) -> None:
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
         "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
         "from ngrok_inspect.errors import OutputError\n"
-        "from ngrok_inspect.exporting import write_atomic\n"
+        "from ngrok_inspect.atomicio import write_atomic\n"
         "try:\n"
         "    write_atomic(Path(sys.argv[1]), 'x' * 100000, force=True)\n"
         "except OutputError as e:\n"

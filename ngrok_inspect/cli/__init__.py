@@ -32,11 +32,18 @@ from ngrok_inspect.errors import ExitCode, NgrokInspectError
 if TYPE_CHECKING:
     from typer._click import Command
 
-__all__ = ["GLOBAL_OPTIONS", "hoist_global_options", "main", "run"]
+__all__ = ["ALIASES", "GLOBAL_OPTIONS", "expand_aliases", "hoist_global_options", "main", "run"]
 
 #: Allocations between two young-generation collections in the command-line process (the
 #: interpreter's default is 700). See :func:`main`.
 GC_THRESHOLD = 50_000
+
+#: Top-level shorthands for the commands a newcomer types first.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "list": ("requests", "list"),
+    "ls": ("requests", "list"),
+    "show": ("requests", "show"),
+}
 
 #: Global options, and whether each takes a value.
 GLOBAL_OPTIONS: dict[str, bool] = {
@@ -83,6 +90,7 @@ def run(args: list[str]) -> int:
     from ngrok_inspect.cli.app import app, reset_state, state
     from ngrok_inspect.cli.commands import load_for
 
+    args = expand_aliases(args)
     start = _first_positional(args)
     load_for(args[start] if start < len(args) else None)
     reset_state()
@@ -182,6 +190,20 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def expand_aliases(args: list[str]) -> list[str]:
+    """``list``/``ls``/``show`` -> ``requests list``/``requests show``; ``help CMD...`` ->
+    ``CMD... --help`` (``help`` alone is the root help)."""
+    start = _first_positional(args)
+    if start >= len(args):
+        return args
+    head, before, after = args[start], args[:start], args[start + 1 :]
+    if head == "help":
+        return [*before, *after, "--help"]
+    if head in ALIASES:
+        return [*before, *ALIASES[head], *after]
+    return args
 
 
 def _first_positional(args: list[str]) -> int:

@@ -23,7 +23,9 @@ app = typer.Typer(
     help=(
         "Look at, replay and assert on HTTP traffic captured by an ngrok agent.\n\n"
         "Works against any ngrok 2.x/3.x agent (http://127.0.0.1:4040 by default) or the "
-        "built-in local agent ('ngrok-inspect agent 8000')."
+        "built-in local agent ('ngrok-inspect agent 8000').\n\n"
+        "Shorthands: 'list' (or 'ls') and 'show' are 'requests list' and 'requests show'; "
+        "'help COMMAND' is 'COMMAND --help'."
     ),
     no_args_is_help=True,
     add_completion=True,

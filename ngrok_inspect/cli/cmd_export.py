@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,17 +9,8 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import OptionalLimitOpt, with_filters
+from ngrok_inspect.export import FORMAT_SPECS, FORMATS
 from ngrok_inspect.filters import RequestFilter
-
-
-class ExportFormat(str, Enum):
-    """The ``--format`` choices (see :data:`ngrok_inspect.exporting.FORMATS`)."""
-
-    json = "json"
-    ndjson = "ndjson"
-    har = "har"
-    curl = "curl"
-    raw = "raw"
 
 
 @app.command(
@@ -35,14 +25,16 @@ class ExportFormat(str, Enum):
 def export_command(
     flt: RequestFilter,
     fmt: Annotated[
-        ExportFormat,
+        str,
         typer.Option(
             "--format",
             "-F",
-            help="json: JSON records · ndjson: one record per line · raw: the agent's "
-            "objects as served · har: HAR 1.2 · curl: one curl command per request.",
+            metavar="|".join(FORMATS),
+            autocompletion=lambda: list(FORMATS),
+            help=" · ".join(f"{f.name}: {f.description}" for f in FORMAT_SPECS)
+            + " (case-insensitive).",
         ),
-    ] = ExportFormat.json,
+    ] = "json",
     output_file: Annotated[
         Path | None,
         typer.Option(
@@ -58,10 +50,18 @@ def export_command(
         bool,
         typer.Option(
             "--no-redact",
-            help="Keep the values of Authorization, Proxy-Authorization, Cookie, Set-Cookie, "
-            "X-Api-Key and *-Signature headers (replaced by [REDACTED] by default).",
+            help="Keep every secret (by default the values of secret headers, query "
+            "parameters and body fields read [REDACTED]; see docs/export.md).",
         ),
     ] = False,
+    redact_names: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--redact",
+            metavar="NAME",
+            help="Also redact header, query parameter or body field NAME (repeatable).",
+        ),
+    ] = None,
     limit: OptionalLimitOpt = None,
 ) -> None:
     """Export captured requests (everything the agent holds, or what the filters keep).
@@ -69,22 +69,41 @@ def export_command(
     Secret header values are redacted in every format, raw wire bytes included, unless you
     pass --no-redact. json, ndjson and raw list newest first; har and curl oldest first.
     """
+    from ngrok_inspect.atomicio import write_atomic, write_stdout
     from ngrok_inspect.cli.cmd_requests import fetch_requests
-    from ngrok_inspect.exporting import render_export, write_atomic
+    from ngrok_inspect.errors import UsageError
+    from ngrok_inspect.export import export, get_format
+    from ngrok_inspect.redaction import RedactionPolicy
     from ngrok_inspect.render import output
 
+    if no_redact and redact_names:
+        raise UsageError("--redact and --no-redact exclude each other", hint="Give one of them")
+    spec = get_format(fmt)
     st = state()
     with st.client() as client:
         reqs = fetch_requests(client, flt, limit)
         public_urls = None
-        if fmt in (ExportFormat.har, ExportFormat.curl) and reqs:
+        if spec.needs_public_urls and reqs:
             public_urls = {t.name: t.public_url for t in client.tunnels() if t.public_url}
-    text = render_export(reqs, fmt.value, redact=not no_redact, public_urls=public_urls)
+    policy = RedactionPolicy.with_names(redact_names or [])
+    result = export(reqs, spec.name, redact=not no_redact, policy=policy, public_urls=public_urls)
     what = f"{len(reqs)} request{'s' if len(reqs) != 1 else ''}"
     if not reqs:
         output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
+    if result.undecodable:
+        output.notice(
+            f"Warning: {len(result.undecodable)} request(s) had raw bytes that are not valid "
+            f"base64 ({', '.join(result.undecodable[:5])}): exported without them "
+            "(raw: null, body unknown)"
+        )
+    if no_redact:
+        redaction = "not redacted"
+    else:
+        redaction = f"{result.redacted} value{'s' if result.redacted != 1 else ''} redacted"
     if output_file is None or str(output_file) == "-":
-        output.write(text)
+        write_stdout(result.text)
+        if reqs:
+            output.notice(f"Exported {what} ({spec.name}, {redaction})")
         return
-    write_atomic(output_file, text, force=force)
-    output.notice(f"Exported {what} ({fmt.value}) to {output_file}")
+    write_atomic(output_file, result.text, force=force)
+    output.notice(f"Exported {what} ({spec.name}, {redaction}) to {output_file}")

@@ -68,6 +68,14 @@ def list_command(
         int | None,
         typer.Option("--count", min=1, metavar="N", help="With --follow: stop after N requests."),
     ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact",
+            help="With --json: secret header, query and body values read [REDACTED] "
+            "(for pasting into an issue; docs/export.md).",
+        ),
+    ] = False,
 ) -> None:
     """Captured requests, newest first (id, time, tunnel, method, path, status, ms, size,
     client). An empty result is reported on stderr and exits 0."""
@@ -76,6 +84,8 @@ def list_command(
     st = state()
     if count is not None and not follow:
         raise UsageError("--count needs --follow", hint="Use --limit N to list N requests")
+    if redact and (not as_json or follow):
+        raise UsageError("--redact needs --json (without --follow)", hint="Add --json")
     if follow:
         from ngrok_inspect.cli.cmd_follow import run_follow
 
@@ -98,6 +108,8 @@ def list_command(
         else:
             reqs = fetch_requests(client, flt, limit)
             total = len(reqs)
+    if redact:
+        reqs = _redacted(reqs)
     if not reqs:
         matching = "" if flt.is_empty else f" matching {flt.describe()}"
         output.notice(f"No captured requests{matching} at {st.settings.api_url}")
@@ -182,6 +194,14 @@ def show_command(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact",
+            help="With --json or --raw: secret header, query and body values read [REDACTED] "
+            "(for pasting into an issue; docs/export.md).",
+        ),
+    ] = False,
 ) -> None:
     """One request in detail: summary, request headers and body, response headers and
     body (JSON pretty-printed, forms as a table, binary as a hex preview)."""
@@ -189,12 +209,19 @@ def show_command(
 
     if sum([raw, body is not None, as_json]) > 1:
         raise UsageError("--raw, --body and --json exclude each other", hint="Give one of them")
+    if redact and not (as_json or raw):
+        raise UsageError(
+            "--redact needs --json or --raw",
+            hint="On your terminal show prints everything; add --json to paste it somewhere",
+        )
     if body is not None and body not in ("request", "response"):
         raise UsageError(f"--body must be 'request' or 'response', not {body!r}")
     st = state()
     with st.client() as client:
         req = client.get_request(client.resolve_id(request_id))
         public_urls = {} if (raw or body or as_json) else _public_urls(client)
+    if redact:
+        req = _redacted([req])[0]
     if as_json:
         output.write_json(req.to_dict())
     elif raw:
@@ -222,6 +249,16 @@ def _write_exact(data: bytes, what: str) -> None:
         raise UsageError(
             str(exc), hint="Send it to a file (> body.bin) or a pipe (| xxd, | jq)"
         ) from exc
+
+
+def _redacted(reqs: list[CapturedRequest]) -> list[CapturedRequest]:
+    """``reqs`` redacted by the export policy; the count goes to stderr."""
+    from ngrok_inspect.redaction import redact_requests
+    from ngrok_inspect.render import output
+
+    done = redact_requests(reqs)
+    output.notice(f"Redacted {done.count} value{'s' if done.count != 1 else ''}")
+    return done.requests
 
 
 def _public_urls(client: AgentClient) -> dict[str, str]:

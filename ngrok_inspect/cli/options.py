@@ -186,12 +186,28 @@ def with_filters(func: F) -> F:
     @functools.wraps(func)
     def command(**kwargs: Any) -> Any:
         flags = {name: kwargs.pop(name) for name in FILTER_PARAMS}
-        return func(flt=build_filter(**flags), **kwargs)
+        flt = build_filter(**flags)
+        if flt.tunnel:
+            _require_tunnel(flt.tunnel)
+        return func(flt=flt, **kwargs)
 
     command.__signature__ = sig.replace(parameters=[*filters, *keyword_only])  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in [*filters, *keyword_only]}
     command.__annotations__["return"] = sig.return_annotation
     return command  # type: ignore[return-value]
+
+
+def _require_tunnel(name: str) -> None:
+    """Exit 4 when the agent answers and has no tunnel ``name``. An agent that does not
+    answer is left to the command (wait waits for it; the others report it)."""
+    from ngrok_inspect.cli.app import state
+    from ngrok_inspect.errors import AgentUnreachableError
+
+    try:
+        with state().client() as client:
+            client.require_tunnel(name)
+    except AgentUnreachableError:
+        return
 
 
 def build_filter(

@@ -8,19 +8,17 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
-from ngrok_inspect.exporting import REDACTED, is_sensitive_header, redact_requests, render_curl
+from ngrok_inspect.export.curl import render_curl
 from ngrok_inspect.models import CapturedRequest
+from ngrok_inspect.redaction import DEFAULT_POLICY, REDACTED, redact_requests
 from ngrok_inspect.replay.httptext import to_text
 from ngrok_inspect.replay.message import OutgoingRequest
-
-#: Secret-bearing headers beyond exporting's list (a token, not a ``*-Signature``).
-EXTRA_SECRET = frozenset({"x-gitlab-token", "x-shopify-hmac-sha256"})
 
 FORMATS = ("http", "json", "curl")
 
 
 def is_secret(name: str) -> bool:
-    return is_sensitive_header(name) or name.strip().lower() in EXTRA_SECRET
+    return DEFAULT_POLICY.is_secret_header(name)
 
 
 def _redacted(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -56,7 +54,7 @@ def render(req: OutgoingRequest, url: str, fmt: str) -> str | dict[str, Any]:
                 },
             }
         )
-        (safe,) = redact_requests([fake])
+        (safe,) = redact_requests([fake]).requests
         return render_curl([safe])
     text_req = replace(req, headers=shown, body=body if req.body_edited else req.body)
     return to_text(text_req) + "\n"
