@@ -91,3 +91,15 @@ def test_list_on_a_terminal_says_when_it_cut(local_agent: Any) -> None:
     piped = invoke(["requests", "list", "-n", "5", "--api-url", url])
     assert piped.stderr == ""  # a pipe asked for 5 and got 5: nothing to say
     assert len(piped.stdout.splitlines()) == 5
+
+
+def test_show_body_ends_with_a_newline_on_a_terminal_only(local_agent: Any) -> None:
+    send_traffic(local_agent.tunnels[0].public_url)
+    url = local_agent.api_url
+    hook = invoke(["requests", "list", "-q", "--path", "/webhook", "--api-url", url]).stdout
+    args = ["requests", "show", hook.strip(), "--body", "request", "--api-url", url]
+    piped = invoke(args)
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout_bytes.startswith(b"{") and not piped.stdout_bytes.endswith(b"\n")
+    tty = invoke(args, env={**TERMINAL})
+    assert tty.stdout_bytes == piped.stdout_bytes + b"\n"

@@ -25,7 +25,9 @@ from ngrok_inspect.client import AgentClient
 from ngrok_inspect.errors import ConditionNotMetError, ExitCode
 from ngrok_inspect.filters import RequestFilter
 from ngrok_inspect.watch import (
+    DEFAULT_MIN_REQUESTS,
     FollowEvent,
+    ManualClock,
     Monitor,
     Poller,
     TriggerError,
@@ -559,7 +561,7 @@ def test_monitor_across_clear_and_eviction(scripted: ScriptedAgent, client: Agen
 
 
 def test_monitor_per_tunnel(scripted: ScriptedAgent, client: AgentClient) -> None:
-    mon = Monitor(client, interval=60, max_error_rate=0.0)
+    mon = Monitor(client, interval=60, max_error_rate=0.0, min_requests=2)
     mon.collect()
     scripted.add(1, tunnel="web")
     scripted.add(2, tunnel="api", status=500)
@@ -578,11 +580,69 @@ def test_monitor_per_tunnel(scripted: ScriptedAgent, client: AgentClient) -> Non
     assert [d["type"] for d in report.to_dicts()] == ["interval", "interval"]
 
 
+def test_monitor_error_rate_waits_for_min_requests(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    # 1 failure of 1 request is not a 100 % outage: the default needs 5 requests
+    mon = Monitor(client, interval=60, max_error_rate=0.5)
+    assert mon.min_requests == DEFAULT_MIN_REQUESTS == 5
+    mon.collect()
+    scripted.add(1, status=500)
+    mon.collect()
+    assert mon.close_interval(60).alerts == []
+    for n in range(2, 7):
+        scripted.add(n, status=200 if n % 2 else 500)
+    mon.collect()
+    [alert] = mon.close_interval(60).alerts
+    assert (alert.metric, alert.figures.requests, alert.figures.errors) == ("error_rate", 5, 3)
+
+
 def test_monitor_run_yields_per_interval(scripted: ScriptedAgent, client: AgentClient) -> None:
-    mon = Monitor(client, interval=0.2)
-    reports = list(mon.run(poll_interval=0.05, intervals=2))
-    assert len(reports) == 2
-    assert all(r.interval_s >= 0.19 for r in reports)
+    # an injected clock: no real sleep, each interval lasts exactly its length
+    polled: list[int] = []
+
+    def traffic(clock: ManualClock) -> None:
+        polled.append(len(clock.sleeps))
+        if len(clock.sleeps) == 2:
+            scripted.add(1)
+
+    clock = ManualClock(on_sleep=traffic)
+    mon = Monitor(client, interval=1.0, clock=clock)
+    reports = list(mon.run(poll_interval=0.25, intervals=2))
+    assert [r.interval_s for r in reports] == [1.0, 1.0]
+    assert [sum(t.requests for t in r.tunnels) for r in reports] == [1, 0]
+    assert clock.sleeps == [0.25] * 8
+    assert reports[1].time - reports[0].time == timedelta(seconds=1)
+
+
+def test_follow_on_a_manual_clock(scripted: ScriptedAgent, client: AgentClient) -> None:
+    # traffic arrives "during" the 2nd sleep, the stop comes during the 4th: no real time
+    stop = threading.Event()
+
+    def step(clock: ManualClock) -> None:
+        if len(clock.sleeps) == 2:
+            scripted.add(1, path="/a")
+            scripted.add(2, path="/b")
+        if len(clock.sleeps) == 4:
+            stop.set()
+
+    clock = ManualClock(on_sleep=step)
+    events = list(follow(client, poll_interval=0.5, stop=stop, clock=clock))
+    assert [e.request.path for e in events if e.request is not None] == ["/a", "/b"]
+    assert clock.sleeps == [0.5] * 4
+
+
+def test_follow_timeout_on_a_manual_clock(scripted: ScriptedAgent, client: AgentClient) -> None:
+    clock = ManualClock()
+    assert list(follow(client, poll_interval=0.5, timeout=1.2, clock=clock)) == []
+    assert clock.sleeps == pytest.approx([0.5, 0.5, 0.2])
+
+
+def test_wait_for_times_out_on_a_manual_clock(scripted: ScriptedAgent, client: AgentClient) -> None:
+    clock = ManualClock()
+    with pytest.raises(WaitTimeoutError, match="timed out after 3s"):
+        wait_for(client, timeout=3, poll_interval=1, clock=clock)
+    assert clock.monotonic() == pytest.approx(3.0)
 
 
 def test_wait_for_trigger_waits_for_a_late_agent(template: dict[str, Any]) -> None:

@@ -42,25 +42,34 @@ def run_monitor(
     as_json: bool,
     intervals: int | None = None,
     poll_interval: float | None = None,
+    min_requests: int | None = None,
 ) -> None:
     """Print one line (or NDJSON object) per tunnel per interval; ALERT lines on stderr."""
     from ngrok_inspect.render.monitor import alert_line, interval_lines, notice_line
-    from ngrok_inspect.watch import Monitor, run_alert_hook
+    from ngrok_inspect.watch import DEFAULT_MIN_REQUESTS, Monitor, run_alert_hook
 
     st = state()
     out, err = sys.stdout, sys.stderr
     limits = [f"{max_rate:g} requests/min"] if max_rate is not None else []
+    least = DEFAULT_MIN_REQUESTS if min_requests is None else min_requests
     if max_error_rate is not None:
-        limits.append(f"{max_error_rate * 100:g}% errors")
+        limits.append(f"{max_error_rate * 100:g}% errors (from {least} requests on)")
+    # said at once: what is watched, and when the first figures come
     err.write(
-        f"Monitoring {st.settings.api_url} every {interval:g}s"
-        + ("" if flt.is_empty else f" ({flt.describe()})")
+        f"Monitoring {'all tunnels' if flt.is_empty else flt.describe()}"
+        f" at {st.settings.api_url}, every {interval:g}s"
         + (f"; alerts above {', '.join(limits)}" if limits else "")
-        + "; Ctrl-C stops\n"
+        + f"; first figures in {interval:g}s; Ctrl-C stops\n"
     )
+    err.flush()
     with st.client() as client:
         monitor = Monitor(
-            client, flt, interval=interval, max_rate=max_rate, max_error_rate=max_error_rate
+            client,
+            flt,
+            interval=interval,
+            max_rate=max_rate,
+            max_error_rate=max_error_rate,
+            min_requests=least,
         )
         poll = poll_interval if poll_interval is not None else min(1.0, interval / 4)
         for report in monitor.run(poll_interval=poll, intervals=intervals):
@@ -123,6 +132,15 @@ def monitor_command(
     exit_on_alert: Annotated[
         bool, typer.Option("--exit-on-alert", help="Exit with code 6 at the first alert.")
     ] = False,
+    min_requests: Annotated[
+        int,
+        typer.Option(
+            "--min-requests",
+            min=1,
+            metavar="N",
+            help="An error-rate alert needs at least N requests in the interval.",
+        ),
+    ] = 5,
     intervals: Annotated[
         int | None,
         typer.Option("--intervals", min=1, metavar="N", help="Stop after this many intervals."),
@@ -142,4 +160,5 @@ def monitor_command(
         exit_on_alert=exit_on_alert,
         as_json=as_json,
         intervals=intervals,
+        min_requests=min_requests,
     )

@@ -235,7 +235,11 @@ def show_command(
                 f"request {req.id} has no response yet",
                 hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
             )
-        _write_exact(msg.body.data, f"the {body} body")
+        data = msg.body.data
+        _write_exact(data, f"the {body} body")
+        if data and not data.endswith(b"\n") and output.is_terminal():
+            # the shell prompt must not land after the body; piped, the bytes stay exact
+            output.write("\n")
     else:
         print_detail(req, public_urls, no_color=st.no_color)
 

@@ -1,0 +1,177 @@
+"""``wait``: block until enough matching entries completed, or fail saying what arrived."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from ngrok_inspect.errors import ConditionNotMetError
+from ngrok_inspect.filters import RequestFilter, StatusRange, parse_status
+from ngrok_inspect.watch.clock import SYSTEM_CLOCK, Clock
+from ngrok_inspect.watch.hooks import run_trigger
+from ngrok_inspect.watch.poller import FollowEvent, Poller
+
+if TYPE_CHECKING:
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.models import CapturedRequest
+
+__all__ = ["UnexpectedStatusError", "WaitTimeoutError", "wait_for"]
+
+
+class WaitTimeoutError(ConditionNotMetError):
+    """``wait`` timed out (exit 6); ``matched`` holds the entries that did match."""
+
+    def __init__(self, message: str, *, matched: list[CapturedRequest], hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.matched = matched
+
+
+class UnexpectedStatusError(ConditionNotMetError):
+    """A matching entry came back with a status outside ``--expect-status`` (exit 6)."""
+
+    def __init__(self, request: CapturedRequest, expected: str) -> None:
+        super().__init__(
+            f"request {request.id} ({request.method} {request.path}) answered "
+            f"{request.status_code}, expected {expected}",
+            hint="Show it with 'ngrok-inspect requests show " + request.id + "'",
+        )
+        self.request = request
+        self.expected = expected
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _ranges_text(ranges: Iterable[StatusRange]) -> str:
+    return ",".join(str(r) for r in ranges)
+
+
+def wait_for(
+    client: AgentClient | str,
+    flt: RequestFilter | None = None,
+    *,
+    count: int = 1,
+    timeout: float = 30.0,
+    include_existing: bool = False,
+    expect_status: str | Iterable[StatusRange] | None = None,
+    trigger: Callable[[], None] | str | None = None,
+    poll_interval: float = 0.25,
+    page: int = 20,
+    on_event: Callable[[FollowEvent], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> list[CapturedRequest]:
+    """Block until ``count`` completed entries match ``flt``; return them (oldest first).
+
+    Only entries that appear after the call began count, unless ``include_existing``.
+    ``trigger`` (a callable, or a shell command) runs once the starting point is recorded
+    (so once the agent answers): nothing it causes can be missed, and the timeout counts
+    from its end. An agent that is not up yet is retried until the timeout.
+    Raises :class:`WaitTimeoutError` (exit 6) on timeout,
+    :class:`UnexpectedStatusError` (exit 6) when a match has a status outside
+    ``expect_status`` ("2xx", "200,204", …), :class:`TriggerError` when the trigger fails.
+    ``clock`` is read for the deadline and slept on between polls (tests inject one).
+    """
+    from ngrok_inspect.client import AgentClient
+
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    own = isinstance(client, str)
+    agent = AgentClient(client) if isinstance(client, str) else client
+    flt = flt or RequestFilter()
+    expected: tuple[StatusRange, ...] | None = None
+    if expect_status is not None:
+        expected = (
+            parse_status(expect_status) if isinstance(expect_status, str) else tuple(expect_status)
+        )
+    on_ready: Callable[[], None] | None
+    if isinstance(trigger, str):
+        command = trigger
+
+        def on_ready() -> None:
+            run_trigger(command, timeout=timeout)
+
+    else:
+        on_ready = trigger
+    poller = Poller(
+        agent,
+        flt,
+        page=page,
+        include_existing=include_existing,
+        pending_existing=False,
+        baseline_after_down=on_ready is not None,
+    )
+    matched: list[CapturedRequest] = []
+    last_down: str | None = None
+
+    def handle(events: list[FollowEvent]) -> bool:
+        nonlocal last_down
+        for ev in events:
+            if on_event is not None:
+                on_event(ev)
+            if ev.kind == "agent_down":
+                last_down = ev.message
+            elif ev.kind in ("agent_up", "restarted"):
+                last_down = None
+            elif ev.kind == "request" and ev.request is not None:
+                req = ev.request
+                if expected is not None and not any(req.status_code in r for r in expected):
+                    raise UnexpectedStatusError(req, _ranges_text(expected))
+                matched.append(req)
+                if len(matched) >= count:
+                    return True
+        return False
+
+    deadline = clock.monotonic() + timeout
+    try:
+        if handle(poller.poll()):  # the starting point (or everything, with include_existing)
+            return matched[:count]
+        if on_ready is not None:
+            # the trigger runs once the starting point is recorded: the agent must answer
+            while not poller.started:
+                left = deadline - clock.monotonic()
+                if left <= 0:
+                    raise _timeout_error(
+                        flt, count, timeout, matched, include_existing, last_down, trigger=True
+                    )
+                clock.sleep(min(poll_interval, left))
+                if handle(poller.poll()):
+                    return matched[:count]
+            on_ready()
+            deadline = clock.monotonic() + timeout  # counts from the end of the trigger
+        while True:
+            if handle(poller.poll()):
+                return matched[:count]
+            left = deadline - clock.monotonic()
+            if left <= 0:
+                break
+            clock.sleep(min(poll_interval, left))
+    finally:
+        if own:
+            agent.close()
+    raise _timeout_error(flt, count, timeout, matched, include_existing, last_down)
+
+
+def _timeout_error(
+    flt: RequestFilter,
+    count: int,
+    timeout: float,
+    matched: list[CapturedRequest],
+    include_existing: bool,
+    last_down: str | None,
+    *,
+    trigger: bool = False,
+) -> WaitTimeoutError:
+    what = _plural(count, "request")
+    if not flt.is_empty:
+        what += f" matching {flt.describe()}"
+    scope = "" if include_existing else " (new since the wait began)"
+    msg = f"timed out after {timeout:g}s waiting for {what}{scope}: {len(matched)} matched"
+    if last_down:
+        msg += f"; the agent is not answering ({last_down})"
+        if trigger:
+            msg += "; the trigger was not run"
+        hint = "Start the agent, or point --api-url at it"
+    else:
+        hint = "Raise --timeout, or check what arrived with 'ngrok-inspect requests list'"
+    return WaitTimeoutError(msg, matched=matched, hint=hint)
