@@ -8,6 +8,7 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import (
+    DbOpt,
     JsonOpt,
     LimitOpt,
     with_filters,
@@ -68,6 +69,7 @@ def list_command(
         int | None,
         typer.Option("--count", min=1, metavar="N", help="With --follow: stop after N requests."),
     ] = None,
+    db: DbOpt = None,
     redact: Annotated[
         bool,
         typer.Option(
@@ -86,6 +88,20 @@ def list_command(
         raise UsageError("--count needs --follow", hint="Use --limit N to list N requests")
     if redact and (not as_json or follow):
         raise UsageError("--redact needs --json (without --follow)", hint="Add --json")
+    if db is not None:
+        if follow:
+            raise UsageError("--follow reads an agent, not --db", hint="Drop --db or --follow")
+        from ngrok_inspect.archive import ArchiveSource
+
+        with ArchiveSource(db) as source:
+            reqs = source.query(flt, limit)
+        if not reqs:
+            matching = "" if flt.is_empty else f" matching {flt.describe()}"
+            output.notice(f"No captured requests{matching} in {db}")
+        if redact:
+            reqs = _redacted(reqs)
+        print_list(reqs, no_color=st.no_color, as_json=as_json, quiet=quiet)
+        return
     if follow:
         from ngrok_inspect.cli.cmd_follow import run_follow
 
@@ -194,6 +210,7 @@ def show_command(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    db: DbOpt = None,
     redact: Annotated[
         bool,
         typer.Option(
@@ -217,9 +234,16 @@ def show_command(
     if body is not None and body not in ("request", "response"):
         raise UsageError(f"--body must be 'request' or 'response', not {body!r}")
     st = state()
-    with st.client() as client:
-        req = client.get_request(client.resolve_id(request_id))
-        public_urls = {} if (raw or body or as_json) else _public_urls(client)
+    if db is not None:
+        from ngrok_inspect.archive import ArchiveSource
+
+        with ArchiveSource(db) as source:
+            req = source.get_request(source.resolve_id(request_id))
+        public_urls: dict[str, str] = {}
+    else:
+        with st.client() as client:
+            req = client.get_request(client.resolve_id(request_id))
+            public_urls = {} if (raw or body or as_json) else _public_urls(client)
     if redact:
         req = _redacted([req])[0]
     if as_json:

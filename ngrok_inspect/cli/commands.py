@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "demo": "cmd_demo",
     "export": "cmd_export",
     "monitor": "cmd_monitor",
+    "record": "cmd_record",
     "replay": "cmd_replay",
     "requests": "cmd_requests",
     "stats": "cmd_stats",

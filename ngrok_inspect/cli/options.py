@@ -240,3 +240,13 @@ def build_filter(
         body_contains=body_contains,
         where=where,
     )
+
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        metavar="FILE",
+        help="Read from this archive (written by 'ngrok-inspect record') instead of the agent.",
+    ),
+]

@@ -1,0 +1,136 @@
+"""Writing captures into the archive: one transaction per batch, each id stored once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ngrok_inspect.archive.schema import archive_error, open_archive
+from ngrok_inspect.models import CapturedRequest
+
+_INSERT = (
+    "INSERT OR IGNORE INTO captures (id, start, start_us, tunnel, method, host, path, status,"
+    " duration_ns, remote_addr, source, request_raw, response_raw, record, stored_at_us)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def epoch_us(when: datetime) -> int:
+    """Microseconds since the epoch (UTC) of an aware datetime."""
+    delta = when.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _strip_raw(data: dict[str, Any]) -> dict[str, Any]:
+    """The record without its base64 ``raw`` fields (they are stored as blobs)."""
+    rec = dict(data)
+    for side in ("request", "response"):
+        msg = rec.get(side)
+        if isinstance(msg, dict) and "raw" in msg:
+            rec[side] = {k: v for k, v in msg.items() if k != "raw"}
+    return rec
+
+
+def row_for(req: CapturedRequest, source: str) -> tuple[Any, ...]:
+    """The ``captures`` row of one capture."""
+    host = req.request.header("Host") or ""
+    return (
+        req.id,
+        req.start_text,
+        epoch_us(req.start),
+        req.tunnel_name,
+        req.method,
+        host,
+        req.path,
+        req.status_code,
+        req.duration_ns,
+        req.remote_addr,
+        source,
+        req.request.raw,
+        None if req.response is None else req.response.raw,
+        json.dumps(_strip_raw(req.data), ensure_ascii=False, separators=(",", ":")),
+        epoch_us(datetime.now(timezone.utc)),
+    )
+
+
+def record_from_row(record: str, request_raw: bytes, response_raw: bytes | None) -> dict[str, Any]:
+    """The agent's JSON entry again, ``raw`` fields restored from the blobs."""
+    data: dict[str, Any] = json.loads(record)
+    req = data.get("request")
+    if isinstance(req, dict):
+        req["raw"] = base64.b64encode(request_raw).decode("ascii")
+    resp = data.get("response")
+    if isinstance(resp, dict) and response_raw is not None:
+        resp["raw"] = base64.b64encode(response_raw).decode("ascii")
+    return data
+
+
+class ArchiveWriter:
+    """Stores captures; ``add`` returns how many were new (an id already there is skipped).
+
+    Each call is one transaction: a failure (disk full, locked) stores nothing of it.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.conn = open_archive(self.path)
+
+    def add(self, reqs: Iterable[CapturedRequest], source: str) -> int:
+        """Store the completed captures of ``reqs``; the number actually inserted."""
+        rows = [row_for(r, source) for r in reqs if not r.pending]
+        if not rows:
+            return 0
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            before = self.conn.total_changes
+            self.conn.executemany(_INSERT, rows)
+            inserted = self.conn.total_changes - before
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise archive_error(e, self.path) from None
+        return inserted
+
+    def prune(self, *, retain: float | None = None, max_size: int | None = None) -> int:
+        """Delete captures older than ``retain`` seconds, then the oldest until the stored
+        bytes (raw blobs + records) fit ``max_size``; the number deleted."""
+        deleted = 0
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            before = self.conn.total_changes
+            if retain is not None:
+                floor = int((time.time() - retain) * 1_000_000)
+                self.conn.execute("DELETE FROM captures WHERE start_us < ?", (floor,))
+            if max_size is not None:
+                # newest first, keep while the running total fits
+                self.conn.execute(
+                    "DELETE FROM captures WHERE id IN (SELECT id FROM (SELECT id, SUM("
+                    "length(request_raw) + coalesce(length(response_raw), 0) + length(record)"
+                    ") OVER (ORDER BY start_us DESC, id DESC) AS total FROM captures)"
+                    " WHERE total > ?)",
+                    (max_size,),
+                )
+            deleted = self.conn.total_changes - before
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise archive_error(e, self.path) from None
+        return deleted
+
+    def close(self) -> None:
+        """Close the database."""
+        self.conn.close()
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
