@@ -7,6 +7,7 @@ exception). Error messages name URLs, ids and status lines only, never captured 
 
 from __future__ import annotations
 
+import json
 import re
 from types import TracebackType
 from typing import Any, NoReturn
@@ -81,23 +82,23 @@ class AgentClient:
                 method, url, params=params, json=body, timeout=self.timeout
             )
             content = resp.content
-        except requests.exceptions.ConnectTimeout:
-            raise AgentUnreachableError(self.base_url, "connection timed out") from None
-        except requests.exceptions.Timeout:
-            raise AgentTimeoutError(self.base_url, self.timeout) from None
-        except requests.exceptions.SSLError:
+        except requests.exceptions.ConnectTimeout as e:
+            raise AgentUnreachableError(self.base_url, "connection timed out") from e
+        except requests.exceptions.Timeout as e:
+            raise AgentTimeoutError(self.base_url, self.timeout) from e
+        except requests.exceptions.SSLError as e:
             raise AgentUnreachableError(
                 self.base_url, "TLS handshake failed", hint=_plain_http_hint(self.base_url)
-            ) from None
+            ) from e
         except requests.exceptions.ConnectionError as e:
-            raise AgentUnreachableError(self.base_url, _connection_reason(e)) from None
+            raise AgentUnreachableError(self.base_url, _connection_reason(e)) from e
         except (
             requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError,
-        ):
-            raise InvalidResponseError(url, "the answer was cut off") from None
+        ) as e:
+            raise InvalidResponseError(url, "the answer was cut off") from e
         except requests.exceptions.RequestException as e:
-            raise AgentUnreachableError(self.base_url, type(e).__name__) from None
+            raise AgentUnreachableError(self.base_url, type(e).__name__) from e
         if resp.status_code >= 400:
             self._raise_for_error(resp, content, url, context or {})
         if not content.strip():
@@ -107,22 +108,26 @@ class AgentClient:
                 )
             return None
         try:
-            return resp.json()
-        except ValueError:
+            return json.loads(content)
+        except RecursionError as e:
+            raise InvalidResponseError(
+                url, "JSON nested too deeply to read", status_code=resp.status_code
+            ) from e
+        except ValueError as e:
             ctype = _content_type(resp)
             if "json" in ctype:
                 reason = f"malformed or truncated JSON ({len(content)} bytes)"
             else:
                 reason = f"not JSON ({ctype or 'no Content-Type'}, {len(content)} bytes)"
-            raise InvalidResponseError(url, reason, status_code=resp.status_code) from None
+            raise InvalidResponseError(url, reason, status_code=resp.status_code) from e
 
     def _raise_for_error(
         self, resp: requests.Response, content: bytes, url: str, context: dict[str, str]
     ) -> NoReturn:
         status_line = f"{resp.status_code} {resp.reason or ''}".strip()
         try:
-            err = resp.json()
-        except ValueError:
+            err = json.loads(content)
+        except (ValueError, RecursionError):
             err = None
         if not isinstance(err, dict):
             ctype = _content_type(resp)
@@ -268,6 +273,9 @@ class AgentClient:
         url = self.base_url + _REQUESTS
         data = self._json_object(self._call("GET", _REQUESTS, params=params), url, "requests")
         entries: list[dict[str, Any]] = data["requests"]
+        for e in entries:  # callers index by id: a record without one is a bad answer
+            if not isinstance(e, dict) or e.get("id") in (None, ""):
+                raise InvalidResponseError(url, "a captured request without 'id'")
         return entries
 
     def list_requests(

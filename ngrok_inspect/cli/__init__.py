@@ -20,6 +20,7 @@ moves them in front of it.
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import sys
@@ -128,6 +129,13 @@ def run(args: list[str]) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return int(ExitCode.OK)
+    except SystemExit as exc:
+        # click answers EPIPE with sys.exit(1) before we see it: a closed pipe
+        # (``| head -1``) is how a reader says "enough", so it is a success
+        if _is_broken_pipe(exc.__context__):
+            _silence_stdout()
+            return int(ExitCode.OK)
+        raise
     except Exception as exc:
         if debug or state().debug:
             traceback.print_exc(file=sys.stderr)
@@ -139,6 +147,12 @@ def run(args: list[str]) -> int:
     if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned Exit(130)
         sys.stderr.write("\nInterrupted\n")
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _is_broken_pipe(exc: BaseException | None) -> bool:
+    return isinstance(exc, BrokenPipeError) or (
+        isinstance(exc, OSError) and exc.errno == errno.EPIPE
+    )
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:

@@ -251,7 +251,7 @@ def show_command(
     elif raw:
         from ngrok_inspect.render.requests import raw_exchange
 
-        output.write_bytes(raw_exchange(req))
+        _write_exact(raw_exchange(req), "the raw exchange")
     elif body is not None:
         msg = req.request if body == "request" else req.response
         if msg is None:
@@ -260,12 +260,23 @@ def show_command(
                 hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
             )
         data = msg.body.data
-        output.write_bytes(data)
+        _write_exact(data, f"the {body} body")
         if data and not data.endswith(b"\n") and output.is_terminal():
             # the shell prompt must not land after the body; piped, the bytes stay exact
             output.write("\n")
     else:
         print_detail(req, public_urls, no_color=st.no_color)
+
+
+def _write_exact(data: bytes, what: str) -> None:
+    from ngrok_inspect.render import output
+
+    try:
+        output.write_exact(data, what=what)
+    except output.BinaryToTerminalError as exc:
+        raise UsageError(
+            str(exc), hint="Send it to a file (> body.bin) or a pipe (| xxd, | jq)"
+        ) from exc
 
 
 def _redacted(reqs: list[CapturedRequest]) -> list[CapturedRequest]:

@@ -99,12 +99,8 @@ def verify_command(
         )
 
 
-def _cell(text: str) -> str:
-    """Captured text made harmless for a terminal (control characters escaped)."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
 def render_table(checked: list[Checked]) -> str:
+    from ngrok_inspect import escape
     from ngrok_inspect.render.text import time_text
 
     rows = [("ID", "TIME", "METHOD", "PATH", "PROVIDER", "RESULT", "AGE", "REASON")]
@@ -112,14 +108,14 @@ def render_table(checked: list[Checked]) -> str:
         r = c.result
         rows.append(
             (
-                c.request.id,
+                escape.field(c.request.id),
                 time_text(c.request.start),
-                c.request.method,
-                _cell(c.request.path),
+                escape.field(c.request.method),
+                escape.field(c.request.path),
                 r.provider or "-",
                 r.status,
                 "-" if r.age_s is None else f"{r.age_s:.0f}s",
-                r.reason or "",
+                escape.field(r.reason or ""),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ngrok_inspect import escape
+
 if TYPE_CHECKING:
     from rich.text import Text
 
@@ -64,15 +66,15 @@ def follow_text(req: CapturedRequest, *, width: int = 120) -> Text:
     status = "-" if req.status_code is None else str(req.status_code)
     row = Text(no_wrap=True, overflow="ellipsis")
     row.append(f"{_clock(req.start):<8}  ", style="dim")
-    row.append(f"{req.method:<7} ", style="bold")
+    row.append(f"{escape.field(req.method):<7} ", style="bold")
     row.append(f"{status:>6}", style=status_style(req.status_code))
     dur = format_duration(None if req.pending else req.duration_ms)
     row.append(f"  {dur:>8}  ")
-    row.append(f"{req.tunnel_name:<{_TUNNEL_W}}", style="magenta")
+    row.append(f"{escape.field(req.tunnel_name):<{_TUNNEL_W}}", style="magenta")
     row.append("  ")
-    row.append(f"{req.id:<32}", style="dim")
+    row.append(f"{escape.field(req.id):<32}", style="dim")
     row.append("  ")
-    row.append(req.request.uri)
+    row.append(escape.field(req.request.uri))
     row.truncate(width, overflow="ellipsis")
     return row
 
@@ -85,7 +87,7 @@ def notice_line(event: FollowEvent) -> str:
         "restarted": "agent restarted and its history is gone; following on",
         "cleared": "the agent's history was cleared; following on",
     }.get(event.kind, "{msg}")
-    return "-- " + text.format(msg=event.message)
+    return "-- " + text.format(msg=escape.field(event.message))
 
 
 def _pct(ratio: float) -> str:
@@ -97,9 +99,9 @@ def interval_lines(report: IntervalReport) -> list[str]:
     clock = _clock(report.time)
     if not report.tunnels:
         return [f"{clock}  (no tunnels)  0 requests in {report.interval_s:.0f}s"]
-    width = max(len(t.tunnel) for t in report.tunnels)
+    width = max(len(escape.field(t.tunnel)) for t in report.tunnels)
     return [
-        f"{clock}  {t.tunnel:<{width}}  {t.rate_per_min:8.1f} req/min  "
+        f"{clock}  {escape.field(t.tunnel):<{width}}  {t.rate_per_min:8.1f} req/min  "
         f"errors {_pct(t.error_rate):>6} ({t.errors}/{t.requests})"
         for t in report.tunnels
     ]
@@ -114,11 +116,12 @@ def alert_line(alert: Alert) -> str:
         what = f"request rate {alert.value:.1f}/min > {alert.threshold:g}/min {span}"
     else:
         what = f"error rate {_pct(alert.value)} > {_pct(alert.threshold)} {span}"
-    line = f"ALERT {alert.tunnel}: {what} ({fig.errors} errors in {fig.requests} requests)"
+    tunnel = escape.field(alert.tunnel)
+    line = f"ALERT {tunnel}: {what} ({fig.errors} errors in {fig.requests} requests)"
     if fig.recent_errors:
         shown = ", ".join(
             f"{r.status_code if r.status_code is not None else 'no response'} "
-            f"{r.method} {r.path} {_clock(r.start)}"
+            f"{escape.field(r.method)} {escape.field(r.path)} {_clock(r.start)}"
             for r in fig.recent_errors
         )
         line += f"; recent errors: {shown}"

@@ -69,6 +69,29 @@ def write_bytes(data: bytes) -> None:
         sys.stdout.write(data.decode("utf-8", "surrogateescape"))
 
 
+class BinaryToTerminalError(Exception):
+    """Bytes that a terminal would obey (control bytes) or garble (not UTF-8)."""
+
+
+def write_exact(data: bytes, *, what: str) -> None:
+    """``--body``/``--raw``: the bytes exactly, except to a terminal when they hold binary
+    or control bytes (a terminal would run them as commands), as curl refuses."""
+    from ngrok_inspect import escape
+
+    if _stdout_is_tty() and not escape.is_terminal_safe(data):
+        raise BinaryToTerminalError(
+            f"not writing {what} to the terminal: it holds binary or control bytes"
+        )
+    write_bytes(data)
+
+
+def _stdout_is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def notice(text: str) -> None:
     """A message for the human (stderr)."""
     sys.stderr.write(text + "\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ngrok_inspect import escape
 from ngrok_inspect.render.text import (
     Block,
     body_blocks,
@@ -48,15 +49,15 @@ def status_style(code: int | None) -> str:
 
 def _row(req: CapturedRequest) -> list[str]:
     return [
-        req.id,
+        escape.field(req.id),
         time_text(req.start),
-        req.tunnel_name,
-        req.method,
-        req.request.uri,
+        escape.field(req.tunnel_name),
+        escape.field(req.method),
+        escape.field(req.request.uri),
         status_text(req),
         "-" if req.pending else duration_text(req.duration_ms),
         human_size(response_size(req)),
-        req.remote_addr,
+        escape.field(req.remote_addr),
     ]
 
 
@@ -69,15 +70,15 @@ def list_plain(reqs: list[CapturedRequest]) -> str:
         lines.append(
             "\t".join(
                 [
-                    r.id,
+                    escape.field(r.id),
                     r.start.isoformat(),
-                    r.tunnel_name,
-                    r.method,
-                    r.request.uri,
+                    escape.field(r.tunnel_name),
+                    escape.field(r.method),
+                    escape.field(r.request.uri),
                     status_text(r),
                     "-" if r.pending else f"{r.duration_ms:.3f}",
                     "-" if size is None else str(size),
-                    r.remote_addr,
+                    escape.field(r.remote_addr),
                 ]
             )
         )
@@ -129,15 +130,15 @@ def _summary_rows(
     req: CapturedRequest, public_urls: dict[str, str] | None
 ) -> list[tuple[str, str]]:
     resp = req.response
-    status = "pending (no response yet)" if resp is None else resp.status
+    status = "pending (no response yet)" if resp is None else escape.field(resp.status)
     rows = [
-        ("Request", f"{req.method} {full_url(req, public_urls)}"),
+        ("Request", f"{escape.field(req.method)} {full_url(req, public_urls)}"),
         ("Status", status),
         ("Duration", "-" if req.pending else f"{duration_text(req.duration_ms)} ms"),
         ("Time", time_text(req.start, full=True)),
-        ("Tunnel", req.tunnel_name),
-        ("Client", req.remote_addr),
-        ("Id", req.id),
+        ("Tunnel", escape.field(req.tunnel_name)),
+        ("Client", escape.field(req.remote_addr)),
+        ("Id", escape.field(req.id)),
     ]
     return rows
 
@@ -152,8 +153,8 @@ def _block_plain(block: Block) -> str:
 
 
 def _message_plain(title: str, msg: HttpMessage) -> list[str]:
-    out = [f"== {title}: {msg.start_line}", ""]
-    out.extend(f"{k}: {v}" for k, v in msg.header_lines)
+    out = [f"== {title}: {escape.field(msg.start_line)}", ""]
+    out.extend(f"{escape.field(k)}: {escape.field(v)}" for k, v in msg.header_lines)
     out += ["", f"-- body: {body_summary(msg.body)}"]
     out.extend(_block_plain(b) for b in body_blocks(msg.body))
     out.append("")
@@ -187,8 +188,8 @@ def _block_renderable(block: Block) -> RenderableType:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         table.add_column("field", style="cyan")
         table.add_column("value")
-        for k, v in block.rows:
-            table.add_row(k, v)
+        for k, v in block.rows:  # Text: a form field is never rich markup
+            table.add_row(Text(k), Text(v))
         return table
     if block.kind == "note":
         return Text(block.text, style="italic yellow" if "truncated" in block.text else "dim")
@@ -201,11 +202,12 @@ def _message_renderable(title: str, msg: HttpMessage) -> list[RenderableType]:
     from rich.rule import Rule
     from rich.text import Text
 
-    parts: list[RenderableType] = [Rule(f"[bold]{title}[/] {msg.start_line}", align="left")]
+    rule_title = Text.assemble((title, "bold"), " ", escape.field(msg.start_line))
+    parts: list[RenderableType] = [Rule(rule_title, align="left")]
     headers = Text()
     for k, v in msg.header_lines:
-        headers.append(k, style="cyan")
-        headers.append(f": {v}\n")
+        headers.append(escape.field(k), style="cyan")
+        headers.append(f": {escape.field(v)}\n")
     parts.append(headers)
     parts.append(Text(f"body · {body_summary(msg.body)}", style="bold dim"))
     parts.extend(_block_renderable(b) for b in body_blocks(msg.body))

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ngrok_inspect import escape
 from ngrok_inspect.render.monitor import format_duration, status_style
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ def _table(title: str, *columns: str, right: tuple[int, ...] = ()) -> Table:
             min_width=max(len(col), 4),
         )
     return table
+
+
+def _cell(text: str) -> Text:
+    """Captured text as a table cell: control characters visible, never rich markup."""
+    return Text(escape.field(text))
 
 
 def _pct(n: int, total: int) -> str:
@@ -101,12 +107,12 @@ def stats_renderable(stats: Stats) -> RenderableType:
     )
     durations.add_row("all", str(stats.durations.count), *_dur_cells(stats.durations))
     for pd in stats.slowest_paths:
-        durations.add_row(pd.path, str(pd.durations.count), *_dur_cells(pd.durations))
+        durations.add_row(_cell(pd.path), str(pd.durations.count), *_dur_cells(pd.durations))
     parts.append(durations)
 
     methods = _table("By method", "method", "count", "share", right=(1, 2))
     for m, n in stats.by_method.items():
-        methods.add_row(m, str(n), _pct(n, stats.total))
+        methods.add_row(_cell(m), str(n), _pct(n, stats.total))
     parts.append(methods)
 
     classes = _table("By status", "status", "count", "share", right=(1, 2))
@@ -121,12 +127,12 @@ def stats_renderable(stats: Stats) -> RenderableType:
 
     paths = _table(f"Top paths (top {stats.top})", "path", "count", "share", right=(1, 2))
     for p, n in stats.top_paths:
-        paths.add_row(p, str(n), _pct(n, stats.total))
+        paths.add_row(_cell(p), str(n), _pct(n, stats.total))
     parts.append(paths)
 
     tunnels = _table("By tunnel", "tunnel", "requests", "errors", right=(1, 2))
     for t in stats.by_tunnel:
-        tunnels.add_row(t.tunnel, str(t.requests), str(t.errors))
+        tunnels.add_row(_cell(t.tunnel), str(t.requests), str(t.errors))
     parts.append(tunnels)
 
     if stats.recent_errors:
@@ -143,9 +149,9 @@ def stats_renderable(stats: Stats) -> RenderableType:
                     "-" if r.status_code is None else str(r.status_code),
                     style=status_style(r.status_code),
                 ),
-                r.method,
-                r.path,
-                r.id,
+                _cell(r.method),
+                _cell(r.path),
+                _cell(r.id),
             )
         parts.append(errors)
     return Group(*parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ngrok_inspect import escape
 from ngrok_inspect.render.text import choose_columns, duration_text, fit_cell, fit_widths
 
 if TYPE_CHECKING:
@@ -32,10 +33,10 @@ def status_dict(
 def _tunnel_row(t: Tunnel) -> list[str]:
     m = t.metrics_http
     return [
-        t.name,
-        t.public_url,
-        t.addr or "-",
-        t.proto,
+        escape.field(t.name),
+        escape.field(t.public_url),
+        escape.field(t.addr or "-"),
+        escape.field(t.proto),
         "on" if t.inspect else "off",
         str(m.count),
         # with no traffic the agent reports 0 for its percentiles: there is no figure
@@ -46,9 +47,9 @@ def _tunnel_row(t: Tunnel) -> list[str]:
 
 def _head(api_url: str, status: AgentStatus, held: int) -> list[tuple[str, str]]:
     return [
-        ("Agent", api_url),
-        ("Status", status.status),
-        ("Version", status.agent_version or "unknown (2.x agent)"),
+        ("Agent", escape.field(api_url)),
+        ("Status", escape.field(status.status)),
+        ("Version", escape.field(status.agent_version or "unknown (2.x agent)")),
         ("Held", f"{held} captured requests now (SERVED: since the agent started)"),
     ]
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ngrok_inspect import escape
+
 if TYPE_CHECKING:
     from ngrok_inspect.bodies import Body
     from ngrok_inspect.models import CapturedRequest
@@ -64,7 +66,7 @@ def response_size(req: CapturedRequest) -> int | None:
 def full_url(req: CapturedRequest, public_urls: dict[str, str] | None = None) -> str:
     """The public URL of the tunnel plus the request URI, when the tunnel is known."""
     base = (public_urls or {}).get(req.tunnel_name, "")
-    return base.rstrip("/") + req.request.uri if base else req.request.uri
+    return escape.field(base.rstrip("/") + req.request.uri if base else req.request.uri)
 
 
 def fit_widths(natural: list[int], flex: int, total: int, *, flex_min: int = 8) -> list[int]:
@@ -142,9 +144,10 @@ def _pretty_xml(text: str) -> str | None:
 
 
 def _clip(text: str) -> tuple[str, int]:
+    """The text cut at MAX_TEXT_CHARS and made safe to show (escape.body)."""
     if len(text) <= MAX_TEXT_CHARS:
-        return text, 0
-    return text[:MAX_TEXT_CHARS], len(text) - MAX_TEXT_CHARS
+        return escape.body(text), 0
+    return escape.body(text[:MAX_TEXT_CHARS]), len(text) - MAX_TEXT_CHARS
 
 
 def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
@@ -159,15 +162,17 @@ def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
         if cut:
             blocks.append(Block("note", f"… {cut} more characters (use --body to get all)"))
     elif kind == "form" and body.form is not None:
-        blocks.append(Block("table", rows=list(body.form)))
+        blocks.append(
+            Block("table", rows=[(escape.field(k), escape.field(v)) for k, v in body.form])
+        )
     elif kind == "multipart" and body.parts is not None:
         for n, part in enumerate(body.parts, 1):
             label = [f"part {n}"]
             if part.name is not None:
-                label.append(f"name={part.name!r}")
+                label.append(f"name={escape.field(repr(part.name))}")
             if part.filename is not None:
-                label.append(f"filename={part.filename!r}")
-            label.append(part.body.content_type or "text/plain")
+                label.append(f"filename={escape.field(repr(part.filename))}")
+            label.append(escape.field(part.body.content_type or "text/plain"))
             label.append(human_size(part.body.size))
             blocks.append(Block("heading", " · ".join(label)))
             blocks.extend(body_blocks(part.body, depth=depth + 1))
@@ -179,7 +184,7 @@ def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
         if cut:
             blocks.append(Block("note", f"… {cut} more characters (use --body to get all)"))
     elif kind == "binary":
-        ctype = body.content_type or "unknown type"
+        ctype = escape.field(body.content_type or "unknown type")
         blocks.append(Block("note", f"binary data, {human_size(body.size)}, {ctype}"))
         blocks.append(Block("text", hex_preview(body.data)))
         if body.size > HEX_PREVIEW_BYTES:
@@ -197,7 +202,7 @@ def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
                 Block("note", f"truncated capture: the agent kept {len(body.wire)} bytes{of}")
             )
         if body.decode_error:
-            blocks.append(Block("note", f"not decoded: {body.decode_error}"))
+            blocks.append(Block("note", f"not decoded: {escape.field(body.decode_error)}"))
     return blocks
 
 
@@ -205,9 +210,9 @@ def body_summary(body: Body) -> str:
     """``application/json · 71 B · gzip`` for section titles."""
     if body.kind == "empty" and not body.wire:
         return "empty"
-    bits = [body.content_type or "no content-type", human_size(body.size)]
+    bits = [escape.field(body.content_type or "no content-type"), human_size(body.size)]
     if body.encoding:
-        bits.append(body.encoding)
+        bits.append(escape.field(body.encoding))
     if body.truncated:
         bits.append("TRUNCATED")
     return " · ".join(bits)

@@ -51,6 +51,8 @@ BROKEN_MODES = (
     "not_json",  # 200 text/plain
     "no_requests_key",  # 200 JSON objects without the keys the API promises
     "empty_200",  # 200 with an empty body
+    "deep_json",  # 200 JSON nested deeper than any parser's recursion limit
+    "no_id",  # 200 list whose captured request has no "id"
 )
 
 
@@ -321,6 +323,11 @@ class BrokenServer:
             self._send(h, 200, "application/json", json.dumps({"uri": path}).encode())
         elif mode == "empty_200":
             self._send(h, 200, "application/json", b"")
+        elif mode == "deep_json":
+            self._send(h, 200, "application/json", b"[" * 200_000 + b"]" * 200_000)
+        elif mode == "no_id":
+            entry = {k: v for k, v in load_json("requests")["requests"][0].items() if k != "id"}
+            self._send(h, 200, "application/json", json.dumps({"requests": [entry]}).encode())
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:
