@@ -127,6 +127,26 @@ def decompress(data: bytes, encoding: str | None) -> tuple[bytes, str | None]:
     return data, None
 
 
+def compress(data: bytes, encoding: str) -> bytes | None:
+    """``data`` encoded per ``Content-Encoding`` (stacked codings in the order given), the
+    inverse of :func:`decompress`; None for a coding that cannot be produced here."""
+    for coding in (c.strip().lower() for c in encoding.split(",") if c.strip()):
+        if coding == "identity":
+            continue
+        if coding in ("gzip", "x-gzip"):
+            co = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+            data = co.compress(data) + co.flush()
+        elif coding == "deflate":
+            data = zlib.compress(data)
+        elif coding == "br":
+            import brotli
+
+            data = brotli.compress(data)
+        else:
+            return None
+    return data
+
+
 def _zlib_partial(data: bytes, wbits: int) -> bytes:
     d = zlib.decompressobj(wbits)
     out = d.decompress(data)

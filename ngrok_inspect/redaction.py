@@ -20,13 +20,12 @@ import base64
 import binascii
 import json
 import re
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-from ngrok_inspect.bodies import dechunk, decompress, parse_content_type
+from ngrok_inspect.bodies import compress, dechunk, decompress, parse_content_type
 from ngrok_inspect.models import CapturedRequest
 
 __all__ = [
@@ -213,25 +212,6 @@ def _redact_payload(data: bytes, ctype: str | None, policy: RedactionPolicy) -> 
     return data, 0
 
 
-def _recompress(data: bytes, encoding: str) -> bytes | None:
-    """``data`` encoded again with ``encoding`` (None: not possible here)."""
-    for coding in (c.strip().lower() for c in encoding.split(",") if c.strip()):
-        if coding in ("identity", ""):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            co = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
-            data = co.compress(data) + co.flush()
-        elif coding == "deflate":
-            data = zlib.compress(data)
-        elif coding == "br":
-            import brotli
-
-            data = brotli.compress(data)
-        else:
-            return None
-    return data
-
-
 # --------------------------------------------------------------------------- wire bytes
 
 
@@ -302,7 +282,7 @@ def _redact_body(lines: list[bytes], body: bytes, policy: RedactionPolicy) -> tu
     if not count:
         return body, 0
     if encoding:
-        again = _recompress(new, encoding)
+        again = compress(new, encoding)
         if again is None:  # pragma: no cover - decompress refused such encodings already
             return body, 0
         new = again

@@ -8,11 +8,10 @@ so an unchanged field stays byte-for-byte what was captured.
 
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from ngrok_inspect.bodies import dechunk
+from ngrok_inspect.bodies import compress, dechunk
 
 if TYPE_CHECKING:
     from ngrok_inspect.models import CapturedRequest
@@ -72,7 +71,7 @@ class OutgoingRequest:
             return self.wire_body, None
         if not self.encoding:
             return self.body, None
-        encoded = encode(self.body, self.encoding)
+        encoded = compress(self.body, self.encoding)
         return (self.body, self.encoding) if encoded is None else (encoded, None)
 
     def wire(self) -> tuple[list[tuple[str, str]], bytes, str | None]:
@@ -109,23 +108,3 @@ class OutgoingRequest:
             wire_body=wire,
             truncated=body.truncated,
         )
-
-
-def encode(data: bytes, encoding: str) -> bytes | None:
-    """``data`` compressed per ``Content-Encoding`` (stacked codings in order); None for a
-    coding we cannot produce."""
-    for coding in [c.strip().lower() for c in encoding.split(",") if c.strip()]:
-        if coding in ("identity",):
-            continue
-        if coding in ("gzip", "x-gzip"):
-            c = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
-            data = c.compress(data) + c.flush()
-        elif coding == "deflate":
-            data = zlib.compress(data)
-        elif coding == "br":
-            import brotli
-
-            data = brotli.compress(data)
-        else:
-            return None
-    return data
