@@ -7,7 +7,6 @@ import gzip
 import json
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,6 +18,7 @@ from haralyzer import HarParser
 from ngrok_inspect.export import FORMATS, export
 from ngrok_inspect.models import CapturedRequest
 from ngrok_inspect.redaction import REDACTED, RedactionPolicy, redact_requests
+from ngrok_inspect.watch import wait_for
 from tests.cli_invoke import invoke
 from tests.support.live import Upstream
 from tests.test_exporting import check_har_1_2
@@ -219,13 +219,6 @@ def test_invalid_base64_raw_is_marked_not_silently_empty() -> None:
 # -- CLI, on real captures through the local agent ---------------------------------------
 
 
-def _captured(api_url: str, n: int) -> None:
-    deadline = time.monotonic() + 10
-    while len(requests.get(api_url + "/api/requests/http", timeout=5).json()["requests"]) < n:
-        assert time.monotonic() < deadline, "the agent did not capture the traffic"
-        time.sleep(0.02)  # polling a condition, not a race
-
-
 @pytest.fixture
 def live(upstream: Upstream) -> Any:
     from ngrok_inspect.local_agent import LocalAgent
@@ -238,7 +231,8 @@ def live(upstream: Upstream) -> Any:
             headers={"Authorization": f"Bearer {SECRET}", "X-Custom": CUSTOM},
             timeout=10,
         )
-        _captured(agent.api_url, 1)
+        # the capture completes after the client has its answer: wait for it to be recorded
+        wait_for(agent.api_url, count=1, include_existing=True, timeout=10)
         yield agent
 
 
