@@ -303,7 +303,7 @@ class Proxy:
     def _finish(self, tunnel: RunningTunnel, entry: Entry, t0: int) -> None:
         entry.duration_ns = time.monotonic_ns() - t0
         if tunnel.inspect:
-            self.store.resize(entry)
+            self.store.finish(entry)
         tunnel.metrics.request_done(entry.duration_ns)
         if self.on_request is not None:
             self.on_request(entry.summary())
