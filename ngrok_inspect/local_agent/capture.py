@@ -85,7 +85,7 @@ class Capture:
         """
         entry.duration_ns = time.monotonic_ns() - t0
         if tunnel.inspect:
-            self.store.resize(entry)
+            self.store.finish(entry)
             self.feed.publish(entry)
         tunnel.metrics.request_done(entry.duration_ns)
         if self.on_request is not None:
