@@ -7,12 +7,15 @@ a subprocess timeout is only a guard against a hang, never the assertion.
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.errors import AgentTimeoutError, ExitCode
@@ -83,3 +86,101 @@ def test_trickling_agent_in_process(broken_server: Callable[[str], str]) -> None
     r = invoke(["--api-timeout", "0.4", "--api-url", broken_server("trickle_headers"), "status"])
     assert r.exit_code == 3 and r.stdout == ""
     assert " of its answer within 0.4s" in r.stderr.splitlines()[0]
+
+
+# -- a closed pipe ends every streaming command at once, exit 0 ----------------------------
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+    )
+
+
+def _reader_leaves(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
+    """Close our end of the child's stdout (``head`` exiting), then wait for the child."""
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    try:
+        _, err = proc.communicate(timeout=HANG_GUARD)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the command went on after its reader left")
+    return proc.returncode, err.decode()
+
+
+def _stderr_until(proc: subprocess.Popen[bytes], marker: str) -> str:
+    """stderr lines up to the one containing ``marker`` (the command reached its loop)."""
+    assert proc.stderr is not None
+    seen = ""
+    while marker not in seen:
+        line = proc.stderr.readline().decode()
+        assert line, f"ended before saying {marker!r}: {seen}"
+        seen += line
+    return seen
+
+
+def test_follow_exits_0_when_its_reader_leaves(local_agent: Any) -> None:
+    proc = _start(["--api-url", local_agent.api_url, "requests", "list", "-f"])
+    assert proc.stdout is not None
+    # a request sent before follow recorded its starting point is not printed: send until
+    # one is (the line is the signal), as `| head -1` would read it
+    line = b""
+    while not line:
+        requests.get(local_agent.public_url + "/first", timeout=10)
+        if select.select([proc.stdout], [], [], 0.5)[0]:
+            line = proc.stdout.readline()
+    assert b"/first" in line
+    # the reader goes and no more traffic comes: follow must notice without a next write
+    code, err = _reader_leaves(proc)
+    assert code == 0, err
+    assert err == ""
+
+
+def test_wait_exits_0_when_its_reader_leaves(local_agent: Any) -> None:
+    proc = _start(
+        ["--api-url", local_agent.api_url, "wait", "--path", "/never", "--timeout", "10m"]
+    )
+    _stderr_until(proc, "Waiting up to 600s")
+    code, err = _reader_leaves(proc)
+    assert code == 0, err
+    assert "timed out" not in err and "Error" not in err
+
+
+def test_monitor_exits_0_when_its_reader_leaves(local_agent: Any) -> None:
+    proc = _start(["--api-url", local_agent.api_url, "monitor", "--interval", "10m"])
+    _stderr_until(proc, "Monitoring all tunnels")
+    code, err = _reader_leaves(proc)
+    assert code == 0, err
+    assert "Error" not in err
+
+
+def test_watch_reader_sees_the_last_reader_close() -> None:
+    from ngrok_inspect.pipewatch import watch_reader
+
+    r, w = os.pipe()
+    with os.fdopen(w, "w") as out, watch_reader(out) as gone:
+        assert not gone.is_set()
+        os.close(r)
+        assert gone.wait(HANG_GUARD)
+
+
+def test_wait_for_ends_when_stopped(fixture_agent: Any) -> None:
+    import threading
+
+    from ngrok_inspect.filters import RequestFilter
+    from ngrok_inspect.watch import ManualClock, WaitStoppedError, wait_for
+
+    stop = threading.Event()
+    clock = ManualClock(on_sleep=lambda c: stop.set())
+    with pytest.raises(WaitStoppedError) as e:
+        wait_for(
+            fixture_agent.url,
+            RequestFilter(paths=("/never",)),
+            timeout=3600,
+            clock=clock,
+            stop=stop,
+        )
+    assert e.value.matched == [] and e.value.exit_code == 130
+    assert len(clock.sleeps) == 1  # it stopped at the first sleep, not after the hour

@@ -26,7 +26,8 @@ def run_wait(
     as_json: bool,
 ) -> None:
     """Wait, then print the matches (NDJSON records with ``as_json``); raise on failure."""
-    from ngrok_inspect.watch import UnexpectedStatusError, wait_for
+    from ngrok_inspect.pipewatch import watch_reader
+    from ngrok_inspect.watch import UnexpectedStatusError, WaitStoppedError, wait_for
 
     st = state()
     printer = RequestPrinter(as_json=as_json, no_color=st.no_color)
@@ -41,16 +42,23 @@ def run_wait(
     )
     client = st.client()
     try:
-        matches = wait_for(
-            client,
-            flt,
-            count=count,
-            timeout=timeout,
-            include_existing=include_existing,
-            expect_status=expect_status,
-            trigger=exec_command,
-            on_event=lambda ev: None if ev.kind == "request" else printer.notice(notice_line(ev)),
-        )
+        # ``wait | head``: the reader leaving ends the wait at once, exit 0 like a closed pipe
+        with watch_reader(printer.out) as reader_gone:
+            matches = wait_for(
+                client,
+                flt,
+                count=count,
+                timeout=timeout,
+                include_existing=include_existing,
+                expect_status=expect_status,
+                trigger=exec_command,
+                on_event=lambda ev: (
+                    None if ev.kind == "request" else printer.notice(notice_line(ev))
+                ),
+                stop=reader_gone,
+            )
+    except WaitStoppedError:
+        return
     except UnexpectedStatusError as exc:
         printer.request(exc.request)  # the issue: print the offending entry, then exit 6
         raise
