@@ -103,3 +103,31 @@ def test_prune_max_size_keeps_newest(fixture_agent: FixtureAgentServer, tmp_path
     with ArchiveSource(db) as src:
         assert src.count() == 0
     assert newest
+
+
+def test_add_new_stores_what_is_new_once_in_order_and_up_to_a_limit(
+    fixture_agent: FixtureAgentServer, tmp_path: Path
+) -> None:
+    from ngrok_inspect.models import CapturedRequest
+
+    done = [CapturedRequest(e) for e in fixture_agent.current_list() if e.get("response")]
+    assert len(done) >= 4
+    with ArchiveWriter(tmp_path / "a.sqlite") as w:
+        first = w.add_new(done[:2], "test")
+        assert [r.id for r in first] == [r.id for r in done[:2]]
+        again = w.add_new(list(reversed(done)), "test", limit=1)
+        assert [r.id for r in again] == [done[-1].id]  # the known two are skipped
+        rest = w.add_new(done, "test")
+        assert [r.id for r in rest] == [r.id for r in done[2:-1]]
+        assert w.add_new(done, "test") == []
+
+
+def test_record_count_stops_inside_one_poll(
+    fixture_agent: FixtureAgentServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "a.sqlite"
+    r = invoke(["record", "--db", str(db), "--count", "2", "--api-url", fixture_agent.url])
+    assert r.exit_code == 0, r.stderr
+    assert "2 new captures" in r.stderr
+    with ArchiveSource(db) as src:
+        assert src.count() == 2
