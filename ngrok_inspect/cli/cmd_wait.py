@@ -33,13 +33,14 @@ def run_wait(
     noun = "request" if count == 1 else "requests"
     scope = "" if include_existing else " new"
     after = " (after running --exec)" if exec_command else ""
+    client = st.client()
     printer.notice(
         f"Waiting up to {timeout:g}s for {count}{scope} {noun}"
         + ("" if flt.is_empty else f" matching {flt.describe()}")
+        + f" at {client.describe()}"
         + after
         + " (wait --timeout is the whole wait; --api-timeout limits each agent call)"
     )
-    client = st.client()
     try:
         matches = wait_for(
             client,
