@@ -1,0 +1,66 @@
+"""``ngrok-inspect import FILE --db DB``: HAR files and this tool's exports into an archive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app
+from ngrok_inspect.cli.options import JsonOpt
+
+
+@app.command(
+    "import",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect import traffic.har --db captures.sqlite\n\n"
+    "  ngrok-inspect export --format ndjson | ngrok-inspect import - --db captures.sqlite\n\n"
+    "  ngrok-inspect import colleague.har --db bug.sqlite --strict && "
+    "ngrok-inspect requests list --db bug.sqlite",
+)
+def import_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="A HAR file (Chrome, Firefox, Safari, Charles, Insomnia, mitmproxy...) or an "
+            "'ngrok-inspect export' json/ndjson/raw file; '-' reads stdin.",
+        ),
+    ],
+    db: Annotated[
+        str, typer.Option("--db", metavar="FILE", help="The archive (created if missing).")
+    ],
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Store nothing (exit 6) when any entry is broken."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import captures into an archive, each with an id of its own and a raw message built
+    from the file's fields. Broken entries are skipped and counted (the first reasons are
+    shown); importing the same file again adds nothing. One transaction: all or nothing."""
+    import sys
+
+    from ngrok_inspect.archive.importing import FIRST_REASONS, import_file
+    from ngrok_inspect.render import output
+
+    data = sys.stdin.buffer.read() if file == "-" else None
+    result = import_file(file, db, strict=strict, data=data)
+    if as_json:
+        output.write_json(result.to_dict())
+    parts = [f"{result.stored} new"]
+    if result.duplicates:
+        parts.append(f"{result.duplicates} already there")
+    if result.no_response:
+        parts.append(f"{result.no_response} without a response (not stored)")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped")
+    entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
+    output.notice(
+        f"Imported {file} ({result.format.upper()}, {entries}) into {db}: " + ", ".join(parts)
+    )
+    for skipped in result.skipped[:FIRST_REASONS]:
+        output.notice(f"  skipped {skipped}")
+    if len(result.skipped) > FIRST_REASONS:
+        more = len(result.skipped) - FIRST_REASONS
+        output.notice(f"  ... and {more} more (--json lists them all)")
