@@ -42,12 +42,12 @@ def import_command(
     import sys
 
     from ngrok_inspect.archive.importing import FIRST_REASONS, import_file
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
 
+    out = Output.open(json=as_json)
     data = sys.stdin.buffer.read() if file == "-" else None
     result = import_file(file, db, strict=strict, data=data)
-    if as_json:
-        output.write_json(result.to_dict())
+    out.view(json=result.to_dict)
     parts = [f"{result.stored} new"]
     if result.duplicates:
         parts.append(f"{result.duplicates} already there")
@@ -56,11 +56,13 @@ def import_command(
     if result.skipped:
         parts.append(f"{len(result.skipped)} skipped")
     entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
-    output.notice(
-        f"Imported {file} ({result.format.upper()}, {entries}) into {db}: " + ", ".join(parts)
+    out.notice(
+        f"Imported {{}} ({result.format.upper()}, {entries}) into {{}}: " + ", ".join(parts),
+        file,
+        db,
     )
     for skipped in result.skipped[:FIRST_REASONS]:
-        output.notice(f"  skipped {skipped}")
+        out.notice("  skipped entry {}: {}", skipped.index, skipped.reason)
     if len(result.skipped) > FIRST_REASONS:
         more = len(result.skipped) - FIRST_REASONS
-        output.notice(f"  ... and {more} more (--json lists them all)")
+        out.notice(f"  ... and {more} more (--json lists them all)")
