@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.filters import RequestFilter
     from ngrok_inspect.models import CapturedRequest
+    from ngrok_inspect.render.requests import FollowTable
     from ngrok_inspect.watch import Clock
 
 
@@ -34,6 +35,7 @@ class RequestPrinter:
         self.as_json = as_json
         self.console: Console | None = None
         self._header = header
+        self._table: FollowTable | None = None
         if not as_json and self.out is sys.stdout and is_terminal():
             self.console = make_console(no_color=no_color)
 
@@ -42,12 +44,14 @@ class RequestPrinter:
         if self.as_json:
             self.out.write(json.dumps(req.to_dict(), ensure_ascii=False) + "\n")
         elif self.console is not None:
-            from ngrok_inspect.render.monitor import follow_header, follow_text
+            from ngrok_inspect.render.requests import FollowTable
 
-            if self._header:
-                self._header = False
-                self.console.print(follow_header(width=self.console.width), crop=True, no_wrap=True)
-            self.console.print(follow_text(req, width=self.console.width), crop=True, no_wrap=True)
+            if self._table is None:
+                # the columns of 'requests list' at this width, planned once
+                self._table = FollowTable(width=self.console.width)
+                if self._header:
+                    self.console.print(self._table.header(), crop=True, no_wrap=True)
+            self.console.print(self._table.row(req), crop=True, no_wrap=True)
         else:
             # the same tab-separated line as 'requests list' when piped
             from ngrok_inspect.render.requests import list_plain
