@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ngrok_inspect.errors import ConfigError, UsageError
+from ngrok_inspect.local_agent.addresses import is_loopback, normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.config import load_agent_config, parse_size
 from ngrok_inspect.local_agent.ksuid import ksuid, ksuid_time, request_id
 from ngrok_inspect.local_agent.metrics import Histogram, Meter
-from ngrok_inspect.local_agent.server import is_loopback, normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.store import Entry, Message, Store, canonical_header
 
 

@@ -9,7 +9,7 @@ import typer
 
 from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import OptionalLimitOpt, with_filters
+from ngrok_inspect.cli.options import DbOpt, OptionalLimitOpt, with_filters
 from ngrok_inspect.export import FORMAT_SPECS, FORMATS
 from ngrok_inspect.filters import RequestFilter
 
@@ -20,7 +20,8 @@ from ngrok_inspect.filters import RequestFilter
     "  ngrok-inspect export --format har -o traffic.har\n\n"
     "  ngrok-inspect export --format curl --path '/webhook*' --limit 1 | sh\n\n"
     "  ngrok-inspect export --format ndjson --errors | jq -c '{id, status_code, uri}'\n\n"
-    "  ngrok-inspect export --format raw --no-redact -o dump.json --force",
+    "  ngrok-inspect export --format raw --no-redact -o dump.json --force\n\n"
+    "  ngrok-inspect export --db captures.sqlite --since 1d --format har -o day.har",
 )
 @with_filters
 def export_command(
@@ -64,6 +65,7 @@ def export_command(
         ),
     ] = None,
     limit: OptionalLimitOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Export captured requests (everything the agent holds, or what the filters keep).
 
@@ -82,16 +84,23 @@ def export_command(
         raise UsageError("--redact and --no-redact exclude each other", hint="Give one of them")
     spec = get_format(fmt)
     st = state()
-    with st.client() as client:
-        reqs = fetch_requests(client, flt, limit)
-        public_urls = None
-        if spec.needs_public_urls and reqs:
-            public_urls = {t.name: t.public_url for t in client.tunnels() if t.public_url}
+    public_urls = None
+    if db is not None:
+        from ngrok_inspect.archive import ArchiveSource
+
+        with ArchiveSource(db) as source:  # URLs from the Host header: the tunnel may be gone
+            reqs = source.query(flt, limit)
+    else:
+        with st.client() as client:
+            reqs = fetch_requests(client, flt, limit)
+            if spec.needs_public_urls and reqs:
+                public_urls = {t.name: t.public_url for t in client.tunnels() if t.public_url}
     policy = RedactionPolicy.with_names(redact_names or [])
     result = export(reqs, spec.name, redact=not no_redact, policy=policy, public_urls=public_urls)
     what = f"{len(reqs)} request{'s' if len(reqs) != 1 else ''}"
     if not reqs:
-        output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
+        where = f"in {db}" if db is not None else f"at {st.settings.api_url}"
+        output.notice(f"No captured requests ({flt.describe()}) {where}")
     if result.undecodable:
         output.notice(
             f"Warning: {len(result.undecodable)} request(s) had raw bytes that are not valid "

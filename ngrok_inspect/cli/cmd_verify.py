@@ -8,7 +8,7 @@ import typer
 
 from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import JsonOpt, with_filters
+from ngrok_inspect.cli.options import DbOpt, JsonOpt, with_filters
 from ngrok_inspect.errors import ConditionNotMetError
 from ngrok_inspect.filters import RequestFilter
 
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     "  ngrok-inspect verify last --secret-env STRIPE_WEBHOOK_SECRET\n\n"
     "  ngrok-inspect verify --path /webhooks/github --provider github --secret-file .gh-secret\n\n"
     "  ngrok-inspect verify --since 1h --secret-env SECRET --json\n"
-    "    | jq -r '.[] | select(.status != \"valid\") | .id'",
+    "    | jq -r '.[] | select(.status != \"valid\") | .id'\n\n"
+    "  ngrok-inspect verify --db hooks.sqlite --since 1d --secret-env STRIPE_WEBHOOK_SECRET",
 )
 @with_filters
 def verify_command(
@@ -65,6 +66,7 @@ def verify_command(
         ),
     ] = None,
     as_json: JsonOpt = False,
+    db: DbOpt = None,
 ) -> None:
     """Check webhook signatures: valid, invalid (and why), stale, unsigned; judged at each
     request's arrival unless --now. Exit 0 when every checked request is valid, else 6."""
@@ -77,12 +79,22 @@ def verify_command(
 
     key = read_secret(secret, secret_env, secret_file)
     st = state()
-    with st.client() as client:
-        if ids:
-            reqs = [client.get_request(client.resolve_id(i)) for i in ids]
-            reqs = flt.apply(reqs) if not flt.is_empty else reqs
-        else:
-            reqs = list(reversed(fetch_requests(client, flt, None)))  # oldest first
+    if db is not None:
+        from ngrok_inspect.archive import ArchiveSource
+
+        with ArchiveSource(db) as source:
+            if ids:
+                reqs = [source.get_request(source.resolve_id(i)) for i in ids]
+            else:
+                reqs = list(reversed(source.query(flt)))  # oldest first
+    else:
+        with st.client() as client:
+            if ids:
+                reqs = [client.get_request(client.resolve_id(i)) for i in ids]
+            else:
+                reqs = list(reversed(fetch_requests(client, flt, None)))  # oldest first
+    if ids and not flt.is_empty:
+        reqs = flt.apply(reqs)
     clock = datetime.now(timezone.utc) if now else None
     checked = check_all(reqs, provider, key, now=clock, url=url)
     if as_json:
@@ -90,7 +102,8 @@ def verify_command(
     elif checked:
         output.write(render_table(checked))
     if not checked:
-        output.notice(f"No captured requests to verify at {st.settings.api_url}")
+        where = f"in {db}" if db is not None else f"at {st.settings.api_url}"
+        output.notice(f"No captured requests to verify {where}")
         return
     bad = [c for c in checked if not c.result.ok]
     if bad:

@@ -160,16 +160,32 @@ def _send_one(
     return new.id, result
 
 
+def _original(client: AgentClient, request_id: str, db: str | None) -> CapturedRequest:
+    """The capture to replay: from the archive ``db`` when given, else from the agent."""
+    if db is None:
+        return client.get_request(client.resolve_id(request_id))
+    from ngrok_inspect.archive import ArchiveSource
+
+    with ArchiveSource(db) as source:
+        return source.get_request(source.resolve_id(request_id))
+
+
 def run_edited(
-    request_id: str, args: EditArgs, *, tunnel: str | None, no_wait: bool, as_json: bool
+    request_id: str,
+    args: EditArgs,
+    *,
+    tunnel: str | None,
+    no_wait: bool,
+    as_json: bool,
+    db: str | None = None,
 ) -> None:
     from ngrok_inspect.render import output
 
     secret = _secret(args)
     edits = args.edits()
     st = state()
-    with st.client() as client:
-        original = client.get_request(client.resolve_id(request_id))
+    with st.client() as client:  # with --db and --to the agent is never asked
+        original = _original(client, request_id, db)
         base = args.to if args.to is not None else _tunnel_url(client, original, tunnel)
         out = _build(original, args, edits, secret)
         if args.dry_run:
@@ -239,8 +255,10 @@ def run_all(
     delay: float,
     fail_fast: bool,
     expect_status: str | None,
+    db: str | None = None,
 ) -> None:
-    """Replay every match oldest first; a summary on stderr; exit 6 on a failure."""
+    """Replay every match oldest first (of the agent, or of the archive ``db``); a summary
+    on stderr; exit 6 on a failure."""
     import time
 
     from ngrok_inspect.cli.cmd_requests import fetch_requests
@@ -259,7 +277,13 @@ def run_all(
     statuses: dict[str, int] = {}
     failures = 0
     with st.client() as client:
-        reqs = list(reversed(fetch_requests(client, flt, None)))
+        if db is not None:
+            from ngrok_inspect.archive import ArchiveSource
+
+            with ArchiveSource(db) as source:
+                reqs = list(reversed(source.query(flt)))
+        else:
+            reqs = list(reversed(fetch_requests(client, flt, None)))
         if not reqs:
             output.notice(f"No captured requests matching {flt.describe()} to replay")
             return

@@ -1,0 +1,93 @@
+"""The life of one captured exchange: new entry, response recorded, finished or failed.
+
+Forwarding (``proxy``), API replay (``replay``) and WebSocket handshakes (``websocket``)
+all record through :class:`Capture`, so an entry is stored, sized, timed, counted in the
+tunnel's metrics and reported to ``on_request`` the same way whoever made it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ngrok_inspect.local_agent.ksuid import request_id
+from ngrok_inspect.local_agent.store import Entry, Message, Store
+from ngrok_inspect.local_agent.tunnel import RunningTunnel
+from ngrok_inspect.local_agent.wire import error_page, is_chunked, response_head
+
+
+class Capture:
+    """Records entries into the store (for tunnels that inspect) and reports them."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        capture_limit: int,
+        on_request: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.limit = capture_limit
+        self.on_request = on_request
+
+    def new_entry(
+        self,
+        tunnel: RunningTunnel,
+        remote: str,
+        method: str,
+        uri: str,
+        proto: str,
+        head: bytes,
+        chunked: bool,
+    ) -> Entry:
+        """A pending entry for a request that arrived (stored at once: ``response`` null)."""
+        now = time.time()
+        msg = Message(head, chunked=chunked)
+        entry = Entry(request_id(now), tunnel.name, remote, now, method, uri, proto, msg)
+        if tunnel.inspect:
+            self.store.add(entry)
+        return entry
+
+    def record_response(
+        self, entry: Entry, proto: str, status: int, reason: str, raw_headers: Any
+    ) -> Message:
+        """The response head as it arrived; its body is added to the returned message."""
+        msg = Message(
+            response_head(proto, status, reason, raw_headers), chunked=is_chunked(raw_headers)
+        )
+        entry.response = msg
+        entry.status_code = status
+        entry.status_text = f"{status} {reason}".rstrip()
+        return msg
+
+    def record_whole(
+        self,
+        entry: Entry,
+        status: int,
+        reason: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None:
+        """A response the agent made itself (an error page, the request bin's answer)."""
+        msg = self.record_response(entry, "HTTP/1.1", status, reason, headers)
+        msg.add_body(body, self.limit)
+        msg.complete = True
+
+    def finish(self, tunnel: RunningTunnel, entry: Entry, t0: int) -> None:
+        """The exchange is over (``t0``: its ``monotonic_ns`` start): time, size, report."""
+        entry.duration_ns = time.monotonic_ns() - t0
+        if tunnel.inspect:
+            self.store.resize(entry)
+        tunnel.metrics.request_done(entry.duration_ns)
+        if self.on_request is not None:
+            self.on_request(entry.summary())
+
+    def fail(
+        self, tunnel: RunningTunnel, entry: Entry, t0: int, status: int, reason: str, text: str
+    ) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """Record the agent's error page as the answer and finish; returns that page."""
+        headers, body = error_page(status, reason, text)
+        self.record_whole(entry, status, reason, headers, body)
+        self.finish(tunnel, entry, t0)
+        return headers, body
