@@ -8,6 +8,8 @@ This is the only module that knows them: the core raises domain errors
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -277,10 +279,24 @@ class AgentApi:
             if limit == 0:
                 limit = DEFAULT_LIMIT
         tunnel = query.get("tunnel_name", [""])[0]
-        entries = self.core.store.newest_first(limit, tunnel or None)
-        return json_response(
-            {"uri": "/api/requests/http", "requests": [e.to_api() for e in entries]}
-        )
+        pieces = self.core.store.listing(limit, tunnel or None)
+        first = next(pieces)
+        more = next(pieces, None)
+        if more is None:  # a short listing: one answer with a Content-Length
+            return web.Response(body=first, content_type="application/json")
+        # A long listing is streamed (chunked), yielding to the event loop after each piece
+        # so that proxied requests keep flowing, and never held whole in memory.
+        answer = web.StreamResponse()
+        answer.content_type = "application/json"
+        try:
+            await answer.prepare(request)
+            for piece in itertools.chain((first, more), pieces):
+                await answer.write(piece)
+                await asyncio.sleep(0)
+            await answer.write_eof()
+        except ConnectionError:
+            pass  # the caller went away mid-listing: nothing more to send
+        return answer
 
     async def get_request(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``GET /api/requests/http/{id}``."""
@@ -288,7 +304,7 @@ class AgentApi:
         entry = self.core.store.get(entry_id)
         if entry is None:
             raise ApiError(404, "request entry not found", {"id": entry_id}, 106)
-        return json_response(entry.to_api())
+        return web.Response(body=entry.to_json(), content_type="application/json")
 
     async def replay(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``POST /api/requests/http {"id": ..., "tunnel_name": ...|null}`` (204)."""

@@ -78,7 +78,7 @@ class Capture:
         """The exchange is over (``t0``: its ``monotonic_ns`` start): time, size, report."""
         entry.duration_ns = time.monotonic_ns() - t0
         if tunnel.inspect:
-            self.store.resize(entry)
+            self.store.finish(entry)
         tunnel.metrics.request_done(entry.duration_ns)
         if self.on_request is not None:
             self.on_request(entry.summary())
