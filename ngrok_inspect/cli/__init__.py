@@ -52,6 +52,7 @@ COMPLETE_VAR = "_NGROK_INSPECT_COMPLETE"
 GLOBAL_OPTIONS: dict[str, bool] = {
     "--api-url": True,
     "--config": True,
+    "--api-timeout": True,
     "--timeout": True,
     "--no-color": False,
     "--debug": False,

@@ -52,6 +52,6 @@ def completions_command(
     ],
 ) -> None:
     """Print the completion script for a shell (see the install lines below)."""
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
 
-    output.write(completion_script(shell))
+    Output.open().exact(completion_script(shell))

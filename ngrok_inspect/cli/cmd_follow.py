@@ -38,24 +38,30 @@ def run_follow(
     ``on_ready`` is called once the starting point is recorded; ``clock`` paces the polls
     (tests inject a :class:`~ngrok_inspect.watch.ManualClock`).
     """
+    from ngrok_inspect.pipewatch import watch_reader
     from ngrok_inspect.watch import SYSTEM_CLOCK, follow
 
     printed = 0
     if count is not None and count <= 0:
         return
-    for event in follow(
-        client,
-        flt,
-        poll_interval=poll_interval,
-        timeout=timeout,
-        include_existing=include_existing,
-        on_ready=on_ready,
-        clock=clock or SYSTEM_CLOCK,
-    ):
-        if event.kind == "request" and event.request is not None:
-            out.record(event.request)
-            printed += 1
-            if count is not None and printed >= count:
+    # ``-f | head -1``: the reader leaving ends the loop at once (exit 0), not at the next write
+    with watch_reader() as reader_gone:
+        for event in follow(
+            client,
+            flt,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            include_existing=include_existing,
+            on_ready=on_ready,
+            clock=clock or SYSTEM_CLOCK,
+            stop=reader_gone,
+        ):
+            if reader_gone.is_set():
                 return
-        else:
-            out.notice(notice_line(event))
+            if event.kind == "request" and event.request is not None:
+                out.record(event.request)
+                printed += 1
+                if count is not None and printed >= count:
+                    return
+            else:
+                out.notice(notice_line(event))

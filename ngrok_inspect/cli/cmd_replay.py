@@ -190,10 +190,10 @@ def replay_command(
     duration (--json: its record). Waits up to --timeout seconds for it. With edits,
     --to, --resign, --dry-run or --db the request is sent by ngrok-inspect itself: through
     the tunnel's public URL (so it is captured) or to --to URL. See docs/replay.md."""
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output, OutputMode
+    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
 
     st = state()
-    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
 
     args = EditArgs(
         method=method,
@@ -249,13 +249,14 @@ def replay_command(
         known = {r["id"] for r in client.list_requests_raw(limit=SCAN) if "id" in r}
         client.replay(original.id, tunnel_name=tunnel)
         if no_wait:
-            output.notice(f"Replay of {original.id} accepted by {st.settings.api_url}")
+            Output.notice("Replay of {} accepted by {}", original.id, st.settings.api_url)
             return
         new = find_replay(client, original, known, st.settings.timeout)
-    if as_json:
-        output.write_json(new.to_dict())
+    out = Output.open(json=as_json)
+    if out.mode is OutputMode.JSON:
+        out.document(new.to_dict())
         return
     from ngrok_inspect.render.text import duration_text
 
     shown = new.response.status if new.response is not None else "pending"
-    output.write(f"{new.id}\t{shown}\t{duration_text(new.duration_ms)} ms\n")
+    out.row(new.id, shown, f"{duration_text(new.duration_ms)} ms")

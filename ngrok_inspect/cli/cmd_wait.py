@@ -24,7 +24,8 @@ def run_wait(
     as_json: bool,
 ) -> None:
     """Wait, then print the matches (NDJSON records with ``as_json``); raise on failure."""
-    from ngrok_inspect.watch import UnexpectedStatusError, wait_for
+    from ngrok_inspect.pipewatch import watch_reader
+    from ngrok_inspect.watch import UnexpectedStatusError, WaitStoppedError, wait_for
 
     st = state()
     out = Output.open(ndjson=as_json)
@@ -39,16 +40,21 @@ def run_wait(
     )
     client = st.client()
     try:
-        matches = wait_for(
-            client,
-            flt,
-            count=count,
-            timeout=timeout,
-            include_existing=include_existing,
-            expect_status=expect_status,
-            trigger=exec_command,
-            on_event=lambda ev: None if ev.kind == "request" else out.notice(notice_line(ev)),
-        )
+        # ``wait | head``: the reader leaving ends the wait at once, exit 0 like a closed pipe
+        with watch_reader() as reader_gone:
+            matches = wait_for(
+                client,
+                flt,
+                count=count,
+                timeout=timeout,
+                include_existing=include_existing,
+                expect_status=expect_status,
+                trigger=exec_command,
+                on_event=lambda ev: None if ev.kind == "request" else out.notice(notice_line(ev)),
+                stop=reader_gone,
+            )
+    except WaitStoppedError:
+        return
     except UnexpectedStatusError as exc:
         out.record(exc.request)  # the issue: print the offending entry, then exit 6
         raise

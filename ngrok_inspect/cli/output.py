@@ -287,6 +287,17 @@ class Output:
         if newline_on_terminal and data and not data.endswith(b"\n") and self.terminal:
             self._write("\n")
 
+    def shown_bytes(self, data: bytes) -> None:
+        """Bytes a person asked to see (``replay --show-response``): exact when piped; on a
+        terminal as text with control characters visible (the replay already happened,
+        so this does not refuse). Ends with a newline."""
+        if _stdout_is_tty() and not escape.is_terminal_safe(data):
+            self.text(data.decode("utf-8", "replace"))
+        else:
+            self._write(data)
+        if data and not data.endswith(b"\n"):
+            self._write("\n")
+
     def rich(self, renderable: RenderableType, *, crop: bool = True) -> None:
         """A rich renderable on the terminal console (tables: cropped, not wrapped). A plain
         string is shown as text (escaped), never parsed as markup."""
