@@ -24,6 +24,13 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from ngrok_inspect.local_agent.ksuid import request_id
+from ngrok_inspect.local_agent.limits import (
+    BodyTimeout,
+    GuardedConnection,
+    PublicLimits,
+    guarded,
+    timed_chunks,
+)
 from ngrok_inspect.local_agent.metrics import TunnelMetrics
 from ngrok_inspect.local_agent.store import Entry, Message, Store
 from ngrok_inspect.local_agent.upstream import PooledResponse, UpstreamPool
@@ -96,12 +103,23 @@ class RunningTunnel:
 
 
 class TunnelServer(web.Server):
-    """aiohttp's low-level server, counting connections into the tunnel's metrics."""
+    """aiohttp's low-level server, counting connections into the tunnel's metrics; its
+    connections have the header timeout and the connection cap of ``limits``."""
 
-    def __init__(self, handler: Any, metrics: TunnelMetrics, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    def __init__(
+        self, handler: Any, metrics: TunnelMetrics, limits: PublicLimits, **kwargs: Any
+    ) -> None:
+        super().__init__(guarded(handler), **kwargs)
         self._metrics = metrics
+        self._limits = limits
+        self._handler_kwargs = kwargs
         self._opened: dict[RequestHandler, int] = {}
+
+    def __call__(self) -> GuardedConnection:
+        """A new connection's protocol (aiohttp's, with the public side's limits)."""
+        return GuardedConnection(
+            self, limits=self._limits, loop=asyncio.get_running_loop(), **self._handler_kwargs
+        )
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         """Count a new client connection."""
@@ -238,7 +256,12 @@ async def chunks(stream: StreamReader) -> AsyncIterator[tuple[bytes, bool]]:
 
 
 class _ClientGone(Exception):
-    """The client went away while its request body was being read."""
+    """The client went away (or, with ``timeout``, stalled) while its request body was
+    being read."""
+
+    def __init__(self, timeout: BodyTimeout | None = None) -> None:
+        super().__init__()
+        self.timeout = timeout
 
 
 class Proxy:
@@ -251,11 +274,13 @@ class Proxy:
         *,
         capture_limit: int,
         upstream_timeout: float,
+        limits: PublicLimits,
         on_request: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.store = store
         self.session = session
         self.capture_limit = capture_limit
+        self.limits = limits
         self.upstream_timeout = upstream_timeout
         self.on_request = on_request
         self.timeout = aiohttp.ClientTimeout(
@@ -284,6 +309,7 @@ class Proxy:
     ) -> Entry:
         now = time.time()
         msg = Message(head, chunked=chunked)
+        msg.budget = self.limits.budget
         entry = Entry(request_id(now), tunnel.name, remote, now, method, uri, proto, msg)
         if tunnel.inspect:
             self.store.add(entry)
@@ -295,12 +321,16 @@ class Proxy:
         msg = Message(
             response_head(proto, status, reason, raw_headers), chunked=is_chunked(raw_headers)
         )
+        if entry.response is not None:  # a 502 replacing an answer that broke off
+            entry.response.release()
+        msg.budget = self.limits.budget  # given back when the exchange finishes
         entry.response = msg
         entry.status_code = status
         entry.status_text = f"{status} {reason}".rstrip()
         return msg
 
     def _finish(self, tunnel: RunningTunnel, entry: Entry, t0: int) -> None:
+        _release(entry)
         entry.duration_ns = time.monotonic_ns() - t0
         if tunnel.inspect:
             self.store.resize(entry)
@@ -330,6 +360,23 @@ class Proxy:
             request_head(method, uri, proto, raw_headers),
             chunked,
         )
+        try:
+            return await self._forward(tunnel, entry, request, t0, remote)
+        finally:
+            _release(entry)  # whatever happened, the in-flight bytes are given back
+
+    async def _forward(
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        request: web.BaseRequest,
+        t0: int,
+        remote: str,
+    ) -> web.StreamResponse:
+        raw_headers = request.raw_headers
+        method = entry.method
+        uri = entry.uri
+        chunked = entry.request.chunk_sizes is not None
         if tunnel.upstream is None:
             return await self._bin(tunnel, entry, request, t0)
         target = None if method == "CONNECT" else origin_form(method, uri)
@@ -351,14 +398,11 @@ class Proxy:
         elif not chunked and length is not None and length <= SMALL_BODY:
             # small bodies: read whole, so the upstream gets head and body in one write
             try:
-                body = await request.read()
-            except (aiohttp.ClientPayloadError, ConnectionError, OSError):
-                self._finish(tunnel, entry, t0)
-                raise
-            entry.request.add_body(body, self.capture_limit)
-            entry.request.complete = True
+                body = await self._read_whole(request, entry)
+            except _ClientGone as gone:
+                return await self._client_failed(tunnel, entry, request, t0, gone)
         else:
-            body = self._tee(request, entry.request)
+            body = self._tee(request, entry)
         headers = forward_headers(raw_headers, remote, tunnel.proto)
         if isinstance(body, bytes):
             # the framing is the agent's own: it describes exactly the bytes forwarded
@@ -379,30 +423,73 @@ class Proxy:
                     timeout=self.timeout,
                     compress=False,
                 )
-        except _ClientGone:
-            self._finish(tunnel, entry, t0)
-            raise
+        except _ClientGone as gone:
+            return await self._client_failed(tunnel, entry, request, t0, gone)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             return await self._fail(tunnel, entry, request, t0, 504, "Gateway Timeout", "no answer")
         except (aiohttp.ClientError, HttpProcessingError, OSError, ValueError) as exc:
-            if isinstance(exc.__cause__, _ClientGone) or isinstance(exc.__context__, _ClientGone):
-                self._finish(tunnel, entry, t0)
-                raise
+            for cause in (exc.__cause__, exc.__context__):
+                if isinstance(cause, _ClientGone):
+                    return await self._client_failed(tunnel, entry, request, t0, cause)
             return await self._fail(tunnel, entry, request, t0, 502, "Bad Gateway", _describe(exc))
         try:
             return await self._relay_response(tunnel, entry, request, upstream, t0)
         finally:
             upstream.release()
 
-    async def _tee(self, request: web.BaseRequest, msg: Message) -> AsyncIterator[bytes]:
+    async def _tee(self, request: web.BaseRequest, entry: Entry) -> AsyncIterator[bytes]:
         limit = self.capture_limit
+        msg = entry.request
         try:
-            async for data, end in chunks(request.content):
+            async for data, end in timed_chunks(request.content, self.limits.body_timeout):
                 msg.add_body(data, limit, end)
                 yield data
+        except BodyTimeout as exc:
+            # said here: the upstream may already be answering, and its side fails next
+            entry.error = _request_gone(entry, request, exc)
+            raise _ClientGone(exc) from None
         except (aiohttp.ClientPayloadError, ConnectionError, OSError) as exc:
+            entry.error = _request_gone(entry, request, None)
             raise _ClientGone() from exc
         msg.complete = True
+
+    async def _read_whole(self, request: web.BaseRequest, entry: Entry) -> bytes:
+        """A request body read to its end (and captured); ``_ClientGone`` if it stops."""
+        parts = []
+        async for data in self._tee(request, entry):
+            parts.append(data)
+        return b"".join(parts)
+
+    async def _client_failed(
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        request: web.BaseRequest,
+        t0: int,
+        gone: _ClientGone,
+    ) -> web.StreamResponse:
+        """The request body stopped: a client that left gets nothing (its entry keeps no
+        response); one that stalled gets a 408, recorded, and its connection closed."""
+        if entry.error is None:
+            entry.error = _request_gone(entry, request, gone.timeout)
+        if gone.timeout is None:
+            self._finish(tunnel, entry, t0)
+            raise gone
+        headers, body = error_page(
+            408, "Request Timeout", f"The request body stopped coming: {entry.error}."
+        )
+        msg = self._record_response(entry, "HTTP/1.1", 408, "Request Timeout", headers)
+        msg.add_body(body, self.capture_limit)
+        msg.complete = True
+        self._finish(tunnel, entry, t0)
+        answer = web.Response(
+            status=408,
+            reason="Request Timeout",
+            body=body,
+            headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
+        )
+        answer.force_close()
+        return answer
 
     async def _relay_response(
         self,
@@ -458,16 +545,28 @@ class Proxy:
             return answer
         try:
             await out.prepare(request)
-            async for data, end in chunks(upstream.content):
+            pieces = chunks(upstream.content).__aiter__()
+            while True:
+                try:
+                    data, end = await pieces.__anext__()
+                except StopAsyncIteration:
+                    break
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                    # the status already went out: the record keeps it, says why the body
+                    # is short, and the client's connection is cut so it sees the same
+                    if entry.error is None:
+                        entry.error = _answer_broke(msg, length, exc)
+                    _cut(request)
+                    return out
                 msg.add_body(data, limit, end)
                 await out.write(data)
             msg.complete = True
             await out.write_eof()
         except (ConnectionError, OSError, aiohttp.ClientError, asyncio.TimeoutError):
-            # the client or the upstream went away mid-body: keep what passed, and cut the
-            # client's connection so it sees the answer end early instead of waiting
-            if request.transport is not None:
-                request.transport.close()
+            # the client went away mid-answer: keep what passed
+            if entry.error is None:
+                entry.error = _client_left(msg, length)
+            _cut(request)
         finally:
             self._finish(tunnel, entry, t0)
         return out
@@ -527,12 +626,12 @@ class Proxy:
         """Read (and capture) what is left of a request body the upstream never took."""
 
         async def read() -> None:
-            async for data, end in chunks(request.content):
+            async for data, end in timed_chunks(request.content, self.limits.body_timeout):
                 msg.add_body(data, self.capture_limit, end)
             msg.complete = True
 
         with contextlib.suppress(
-            asyncio.TimeoutError, aiohttp.ClientPayloadError, ConnectionError, OSError
+            asyncio.TimeoutError, BodyTimeout, aiohttp.ClientPayloadError, ConnectionError, OSError
         ):
             await asyncio.wait_for(read(), self.upstream_timeout)
 
@@ -540,12 +639,11 @@ class Proxy:
         self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int
     ) -> web.StreamResponse:
         limit = self.capture_limit
-        try:
-            async for data, end in chunks(request.content):
-                entry.request.add_body(data, limit, end)
-        except (aiohttp.ClientPayloadError, ConnectionError, OSError):
-            self._finish(tunnel, entry, t0)
-            raise
+        if request.body_exists:
+            try:
+                await self._read_whole(request, entry)
+            except _ClientGone as gone:
+                return await self._client_failed(tunnel, entry, request, t0, gone)
         entry.request.complete = True
         body = json.dumps({"ok": True, "id": entry.id if tunnel.inspect else None}).encode()
         headers = [
@@ -627,6 +725,42 @@ class Proxy:
         msg = self._record_response(entry, "HTTP/1.1", status, reason, headers)
         msg.add_body(body, self.capture_limit)
         msg.complete = True
+
+
+def _cut(request: web.BaseRequest) -> None:
+    """Close the client's connection mid-answer, so it sees the answer end early."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+def _of(passed: int, length: int | None) -> str:
+    return f"{passed} of {length}" if length is not None else str(passed)
+
+
+def _request_gone(entry: Entry, request: web.BaseRequest, timeout: BodyTimeout | None) -> str:
+    """Why a request body ended early: the client stalled (``timeout``) or left."""
+    got = _of(entry.request.passed, request.content_length)
+    if timeout is not None:
+        return f"{timeout} ({got} body bytes came)"
+    return f"the client closed the connection after {got} request body bytes"
+
+
+def _answer_broke(msg: Message, length: int | None, exc: BaseException) -> str:
+    """Why a streamed answer is short: the upstream broke off or stopped sending."""
+    got = _of(msg.passed, length)
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"the upstream stopped sending after {got} body bytes"
+    return f"the upstream broke off after {got} body bytes"
+
+
+def _client_left(msg: Message, length: int | None) -> str:
+    return f"the client closed the connection after {_of(msg.passed, length)} body bytes"
+
+
+def _release(entry: Entry) -> None:
+    entry.request.release()
+    if entry.response is not None:
+        entry.response.release()
 
 
 def _describe(exc: BaseException) -> str:

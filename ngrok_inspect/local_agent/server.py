@@ -18,6 +18,16 @@ from yarl import URL
 
 from ngrok_inspect.errors import UsageError
 from ngrok_inspect.local_agent.api import AgentApi, ApiError
+from ngrok_inspect.local_agent.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_INFLIGHT_BUDGET,
+    ConnectionCap,
+    InflightBudget,
+    PublicLimits,
+    connection_cap,
+    file_limit,
+)
 from ngrok_inspect.local_agent.proxy import Proxy, RunningTunnel, TunnelServer, TunnelSpec
 from ngrok_inspect.local_agent.store import Store
 from ngrok_inspect.local_agent.upstream import UpstreamPool
@@ -134,8 +144,19 @@ class AgentCore:
         inspect_db_size: int,
         upstream_timeout: float,
         on_request: Callable[[dict[str, Any]], None] | None,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+        inflight_budget: int = DEFAULT_INFLIGHT_BUDGET,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = Store(inspect_db_size)
+        nofile = file_limit()
+        self.limits = PublicLimits(
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            connections=ConnectionCap(connection_cap(nofile), nofile, on_notice),
+            budget=InflightBudget(inflight_budget),
+        )
         self.tunnels: list[RunningTunnel] = []
         self.capture_limit = capture_limit
         self.upstream_timeout = upstream_timeout
@@ -161,6 +182,7 @@ class AgentCore:
             self.session,
             capture_limit=self.capture_limit,
             upstream_timeout=self.upstream_timeout,
+            limits=self.limits,
             on_request=self.on_request,
         )
 
@@ -212,7 +234,9 @@ class AgentCore:
             tunnel.pool = UpstreamPool(
                 str(target.host), int(target.port or 80), timeout=self.upstream_timeout
             )
-        server = TunnelServer(self.proxy.handler(tunnel), tunnel.metrics, **SERVER_OPTIONS)
+        server = TunnelServer(
+            self.proxy.handler(tunnel), tunnel.metrics, self.limits, **SERVER_OPTIONS
+        )
         try:
             listener = await asyncio.get_running_loop().create_server(
                 server, host, port, reuse_address=True, backlog=1024
@@ -355,7 +379,12 @@ class LocalAgent:
     one. ``web_addr_tries`` > 1 tries the following ports when the API port is taken.
     ``on_request`` is called on the agent thread with a summary dict (``id``,
     ``tunnel_name``, ``method``, ``uri``, ``status_code``, ``status``, ``duration`` in ns,
-    ``start`` as a Unix time) after each exchange.
+    ``start`` as a Unix time, ``error``: why it did not complete, or None) after each
+    exchange. ``header_timeout`` (seconds for a request head), ``body_timeout`` (seconds
+    without a request-body byte) and ``inflight_budget`` (body bytes all captures in
+    flight may hold) bound what a client can hold; None turns a timeout off. Public
+    connections are capped below the file limit; ``on_notice(text)`` is called (on the
+    agent thread) when the cap is first reached.
     """
 
     def __init__(
@@ -371,6 +400,10 @@ class LocalAgent:
         upstream_timeout: float = 60.0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         web_addr_tries: int = 1,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+        inflight_budget: int = DEFAULT_INFLIGHT_BUDGET,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         if tunnels is None:
             tunnels = [TunnelSpec(name=name, addr=upstream, listen=listen)]
@@ -379,8 +412,13 @@ class LocalAgent:
                 normalize_upstream(spec.addr)  # fail early on a bad address
             parse_hostport(spec.listen)
         parse_hostport(web_addr)
-        if capture_limit < 0 or inspect_db_size < 0:
-            raise UsageError("capture limit and store size must be positive")
+        if capture_limit < 0 or inspect_db_size < 0 or inflight_budget < 0:
+            raise UsageError("capture limit, store size and in-flight budget must be positive")
+        for timeout in (header_timeout, body_timeout):
+            if timeout is not None and timeout <= 0:
+                raise UsageError(
+                    "header and body timeouts must be positive", hint="Give seconds, e.g. 10"
+                )
         self._specs = list(tunnels)
         self._web_addr = web_addr
         self._web_addr_tries = web_addr_tries
@@ -389,6 +427,10 @@ class LocalAgent:
             inspect_db_size=inspect_db_size,
             upstream_timeout=upstream_timeout,
             on_request=on_request,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            inflight_budget=inflight_budget,
+            on_notice=on_notice,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
