@@ -29,6 +29,7 @@ from ngrok_inspect.errors import (
 )
 from ngrok_inspect.models import AgentStatus, CapturedRequest, Tunnel
 from ngrok_inspect.settings import DEFAULT_API_URL, DEFAULT_TIMEOUT, normalize_web_addr
+from ngrok_inspect.transport import call_deadline, deadline_session
 
 __all__ = ["ALL", "AgentClient"]
 
@@ -42,8 +43,9 @@ _REQUESTS = "/api/requests/http"
 class AgentClient:
     """A client for one agent's API (``base_url`` like ``http://127.0.0.1:4040``).
 
-    ``timeout`` (seconds) applies to every call. Use as a context manager or call
-    :meth:`close` to release the connection pool.
+    ``timeout`` (seconds) is the deadline of every call as a whole (connect, status line,
+    headers and body), not of each read: an agent trickling its answer fails in time.
+    Use as a context manager or call :meth:`close` to release the connection pool.
     """
 
     def __init__(self, base_url: str = DEFAULT_API_URL, timeout: float = DEFAULT_TIMEOUT) -> None:
@@ -54,7 +56,7 @@ class AgentClient:
                 hint="Use e.g. --timeout 10",
             )
         self.timeout: float = float(timeout)
-        self._session = requests.Session()
+        self._session = deadline_session()
         # The agent is local: never route its API through an HTTP(S)_PROXY from the env.
         self._session.trust_env = False
         self._session.headers.update(
@@ -77,28 +79,20 @@ class AgentClient:
     ) -> Any:
         """One API call; the parsed JSON answer (None for an empty 2xx answer)."""
         url = self.base_url + path
-        try:
-            resp = self._session.request(
-                method, url, params=params, json=body, timeout=self.timeout
-            )
-            content = resp.content
-        except requests.exceptions.ConnectTimeout as e:
-            raise AgentUnreachableError(self.base_url, "connection timed out") from e
-        except requests.exceptions.Timeout as e:
-            raise AgentTimeoutError(self.base_url, self.timeout) from e
-        except requests.exceptions.SSLError as e:
-            raise AgentUnreachableError(
-                self.base_url, "TLS handshake failed", hint=_plain_http_hint(self.base_url)
-            ) from e
-        except requests.exceptions.ConnectionError as e:
-            raise AgentUnreachableError(self.base_url, _connection_reason(e)) from e
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as e:
-            raise InvalidResponseError(url, "the answer was cut off") from e
-        except requests.exceptions.RequestException as e:
-            raise AgentUnreachableError(self.base_url, type(e).__name__) from e
+        # --api-timeout is a deadline for the whole call: connecting, the status line, the
+        # headers and the body together (transport.py caps every read at the time left)
+        with call_deadline(self.timeout) as deadline:
+            try:
+                resp = self._session.request(
+                    method, url, params=params, json=body, timeout=self.timeout
+                )
+                content = resp.content
+            except requests.exceptions.RequestException as e:
+                if deadline.passed and not isinstance(e, requests.exceptions.ConnectTimeout):
+                    raise AgentTimeoutError(
+                        self.base_url, self.timeout, received=deadline.received
+                    ) from e
+                raise self._transport_error(e, url) from e
         if resp.status_code >= 400:
             self._raise_for_error(resp, content, url, context or {})
         if not content.strip():
@@ -120,6 +114,24 @@ class AgentClient:
             else:
                 reason = f"not JSON ({ctype or 'no Content-Type'}, {len(content)} bytes)"
             raise InvalidResponseError(url, reason, status_code=resp.status_code) from e
+
+    def _transport_error(self, e: requests.exceptions.RequestException, url: str) -> Exception:
+        """The typed error for a call that failed before its deadline."""
+        if isinstance(e, requests.exceptions.ConnectTimeout):
+            return AgentUnreachableError(self.base_url, "connection timed out")
+        if isinstance(e, requests.exceptions.Timeout):
+            return AgentTimeoutError(self.base_url, self.timeout)
+        if isinstance(e, requests.exceptions.SSLError):
+            return AgentUnreachableError(
+                self.base_url, "TLS handshake failed", hint=_plain_http_hint(self.base_url)
+            )
+        if isinstance(
+            e, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+        ):
+            return InvalidResponseError(url, "the answer was cut off")
+        if isinstance(e, requests.exceptions.ConnectionError):
+            return AgentUnreachableError(self.base_url, _connection_reason(e))
+        return AgentUnreachableError(self.base_url, type(e).__name__)
 
     def _raise_for_error(
         self, resp: requests.Response, content: bytes, url: str, context: dict[str, str]

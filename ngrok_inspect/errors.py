@@ -85,17 +85,30 @@ class AgentUnreachableError(NgrokInspectError):
 
 
 class AgentTimeoutError(AgentUnreachableError):
-    """The agent accepted the connection but did not answer in time (exit 3)."""
+    """The agent accepted the connection but its answer was not complete in time (exit 3).
 
-    def __init__(self, url: str, timeout: float) -> None:
+    ``timeout`` is the deadline of the whole call; ``received`` the bytes of the answer
+    that came before it (0: the agent said nothing; more: it was trickling).
+    """
+
+    def __init__(self, url: str, timeout: float, *, received: int = 0) -> None:
+        if received:
+            message = (
+                f"the agent at {url} sent only {received} byte{'s' if received != 1 else ''} "
+                f"of its answer within {timeout:g}s"
+            )
+        else:
+            message = (
+                f"the agent at {url} accepted the connection but gave no answer within {timeout:g}s"
+            )
         super().__init__(
             url,
-            f"no answer within {timeout:g}s",
-            message=f"the agent at {url} accepted the connection but gave no answer within "
-            f"{timeout:g}s",
-            hint="The agent may be busy or hung; raise --timeout or restart the agent",
+            f"{'no complete' if received else 'no'} answer within {timeout:g}s",
+            message=message,
+            hint="The agent may be busy or hung; raise --api-timeout or restart the agent",
         )
         self.timeout = timeout
+        self.received = received
 
 
 class AgentError(NgrokInspectError):

@@ -78,10 +78,10 @@ def test_tunnel_names_are_validated(name: str) -> None:
 
 
 def test_the_number_of_tunnels_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ngrok_inspect.local_agent import server
+    from ngrok_inspect.local_agent import core
 
     # a low bound: 64 listeners would take ephemeral ports other tests reserved
-    monkeypatch.setattr(server, "MAX_TUNNELS", 3)
+    monkeypatch.setattr(core, "MAX_TUNNELS", 3)
     with LocalAgent(None) as agent:
         codes = [
             api_call(agent, "POST", "/api/tunnels", json={"name": f"t{i}", "addr": ""}).status_code

@@ -116,7 +116,9 @@ def test_half_sent_uploads_cannot_take_rss_past_store_plus_budget() -> None:
         half = b"u" * SENT
         for i in range(N):
             s = socket.create_connection((host, int(port)), timeout=60)
-            s.sendall(b"POST /up/%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (i, DECLARED))
+            s.sendall(
+                b"POST /up/%d HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (i, DECLARED)
+            )
             socks.append(s)
         senders = [threading.Thread(target=s.sendall, args=(half,)) for s in socks]
         for t in senders:

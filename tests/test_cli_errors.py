@@ -40,7 +40,7 @@ def test_hanging_agent_times_out_with_exit_3(broken_server: Callable[[str], str]
     r = invoke(["--timeout", "0.3", "status", "--api-url", url])
     assert r.exit_code == 3
     assert "no answer within 0.3s" in r.stderr
-    assert "--timeout" in r.stderr.splitlines()[1]
+    assert "--api-timeout" in r.stderr.splitlines()[1]
 
 
 def test_debug_shows_the_traceback(broken_server: Callable[[str], str]) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ngrok_inspect.errors import ConfigError, UsageError
+from ngrok_inspect.local_agent.addresses import is_loopback, normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.config import load_agent_config, parse_size
 from ngrok_inspect.local_agent.ksuid import ksuid, ksuid_time, request_id
 from ngrok_inspect.local_agent.metrics import Histogram, Meter
-from ngrok_inspect.local_agent.server import is_loopback, normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.store import Entry, Message, Store, canonical_header
 
 
@@ -62,16 +62,17 @@ def test_canonical_header_names_as_go() -> None:
 
 
 def test_store_accounts_bytes_and_keeps_the_newest() -> None:
-    store = Store(max_bytes=6000)
-    made = []
-    for i in range(5):
+    def entry(i: int) -> Entry:
         msg = Message(b"GET / HTTP/1.1\r\n\r\n")
         msg.add_body(b"x" * 800, limit=10_000)
-        e = Entry(f"airt_{i}", "t", "127.0.0.1", 0.0, "GET", "/", "HTTP/1.1", msg)
-        store.add(e)
-        made.append(e)
+        return Entry(f"airt_{i}", "t", "127.0.0.1", 0.0, "GET", "/", "HTTP/1.1", msg)
+
+    budget = entry(0).size * 7 // 2  # room for three and a half entries
+    store = Store(max_bytes=budget)
+    for i in range(5):
+        store.add(entry(i))
     assert [e.id for e in store.newest_first(100)] == ["airt_4", "airt_3", "airt_2"]
-    assert store.total <= 6000
+    assert store.total <= budget
     assert store.newest_first(-1) == []
     store.clear()
     assert len(store) == 0 and store.total == 0

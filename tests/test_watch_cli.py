@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ngrok_inspect.cli.cmd_follow import run_follow
+from ngrok_inspect.cli.output import Output, OutputMode
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.filters import RequestFilter
 from ngrok_inspect.watch import ManualClock
@@ -78,10 +79,9 @@ def test_run_follow_ndjson_across_a_clear(
         run_follow(
             client,
             RequestFilter(paths=("/seq/*",)),
-            as_json=True,
+            Output(OutputMode.NDJSON),
             count=6,
             timeout=None,
-            no_color=False,
             poll_interval=0.05,
             clock=ManualClock(on_sleep=traffic),
         )
@@ -100,10 +100,9 @@ def test_run_follow_plain_lines_when_piped(
         run_follow(
             client,
             RequestFilter(methods=("GET",)),
-            as_json=False,
+            Output(OutputMode.PLAIN),
             count=2,
             timeout=30,
-            no_color=False,
             poll_interval=0.05,
             on_ready=in_thread(lambda: [get(f"{url}/p/{n}") for n in (1, 2)] and None),
         )
@@ -127,10 +126,9 @@ def test_run_follow_rows_on_a_terminal(
         run_follow(
             client,
             RequestFilter(),
-            as_json=False,
+            Output.open(no_color=False),  # FORCE_COLOR: a terminal
             count=1,
             timeout=30,
-            no_color=False,
             poll_interval=0.05,
             on_ready=in_thread(lambda: get(url + "/boom")),
         )
@@ -146,7 +144,7 @@ def test_run_follow_timeout_ends_quietly(
 ) -> None:
     with AgentClient(local_agent.api_url) as client:
         run_follow(
-            client, RequestFilter(), as_json=True, count=None, timeout=0.3, no_color=True,
+            client, RequestFilter(), Output(OutputMode.NDJSON), count=None, timeout=0.3,
             poll_interval=0.05,
         )  # fmt: skip
     out, err = capsys.readouterr()

@@ -49,6 +49,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 GLOBAL_OPTIONS: dict[str, bool] = {
     "--api-url": True,
     "--config": True,
+    "--api-timeout": True,
     "--timeout": True,
     "--no-color": False,
     "--debug": False,

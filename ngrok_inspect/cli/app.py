@@ -80,7 +80,9 @@ def reset_state() -> None:
 
 def _version_callback(value: bool) -> None:
     if value:
-        typer.echo(f"ngrok-inspect {__version__}")
+        from ngrok_inspect.cli.output import Output
+
+        Output.open(no_color=True).exact(f"ngrok-inspect {__version__}\n")
         raise typer.Exit(0)
 
 

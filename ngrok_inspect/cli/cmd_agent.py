@@ -176,7 +176,7 @@ def _run_until_signal(agent: LocalAgent, *, wanted: str) -> None:
 def _print_banner(agent: LocalAgent, *, wanted: str) -> None:
     """Each tunnel (name, public URL -> upstream), the API URL, and any warning."""
     from ngrok_inspect import __version__
-    from ngrok_inspect.local_agent.server import is_loopback, parse_hostport
+    from ngrok_inspect.local_agent.addresses import is_loopback, parse_hostport
 
     _note(f"ngrok-inspect agent {__version__}: capturing locally (no ngrok account needed)")
     width = max(len(t.name) for t in agent.tunnels)

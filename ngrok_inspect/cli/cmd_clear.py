@@ -9,6 +9,7 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import JsonOpt
+from ngrok_inspect.cli.output import Output
 from ngrok_inspect.errors import UsageError
 
 
@@ -19,15 +20,11 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-def _confirm(question: str) -> bool:
+def _confirm(out: Output, question: str) -> bool:
     """Ask on stderr; only y/yes is a yes. End of input (Ctrl-D) is a no, not an error
     (typer.confirm turns it into an abort, indistinguishable from Ctrl-C)."""
-    sys.stderr.write(f"{question} [y/N]: ")
-    sys.stderr.flush()
-    answer = sys.stdin.readline()
-    if not answer:
-        sys.stderr.write("\n")
-    return answer.strip().lower() in ("y", "yes")
+    answer = out.ask(f"{question} [y/N]: ")
+    return answer is not None and answer.lower() in ("y", "yes")
 
 
 @app.command(
@@ -41,8 +38,7 @@ def clear_command(
     """Delete every captured request the agent holds, and say how many were dropped.
 
     Asks first on a terminal; without a terminal it needs --yes (exit 2 otherwise)."""
-    from ngrok_inspect.render import output
-
+    out = Output.open(json=as_json)
     st = state()
     url = st.settings.api_url
     if not yes and not _stdin_is_terminal():
@@ -56,12 +52,11 @@ def clear_command(
             not yes
             and count
             and not _confirm(
-                f"Delete {count} captured request{'s' if count != 1 else ''} from {url}?"
+                out, f"Delete {count} captured request{'s' if count != 1 else ''} from {url}?"
             )
         ):
-            output.notice("Nothing deleted")
+            out.notice("Nothing deleted")
             return
         client.delete_requests()
-    if as_json:
-        output.write_json({"api_url": url, "deleted": count})
-    output.notice(f"Deleted {count} captured request{'s' if count != 1 else ''} from {url}")
+    out.view(json=lambda: {"api_url": url, "deleted": count})
+    out.notice(f"Deleted {count} captured request{'s' if count != 1 else ''} from {{}}", url)

@@ -41,6 +41,6 @@ def completions_command(
     shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
 ) -> None:
     """Print the completion script for a shell (see the install lines below)."""
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
 
-    output.write(completion_script(shell))
+    Output.open().exact(completion_script(shell))

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.output import Output
 
 
 @app.command(
@@ -38,8 +39,8 @@ def demo_command(
     from ngrok_inspect.cli.signals import stop_requested
     from ngrok_inspect.demo import DemoUpstream, send_sample_traffic
     from ngrok_inspect.local_agent import LocalAgent
-    from ngrok_inspect.render import output
 
+    out = Output.open()
     st = state()
     web_addr, tries = ("127.0.0.1:4040", 10) if keep else ("127.0.0.1:0", 1)
     with (
@@ -47,12 +48,14 @@ def demo_command(
         LocalAgent(upstream.url, name="demo", web_addr=web_addr, web_addr_tries=tries) as agent,
     ):
         tunnel = agent.tunnels[0]
-        output.notice(f"Local agent: {tunnel.public_url} -> {upstream.url}, API {agent.api_url}")
+        out.notice(f"Local agent: {tunnel.public_url} -> {upstream.url}, API {agent.api_url}")
         sent = send_sample_traffic(tunnel.public_url)
-        output.notice(f"Sent {sent} requests through it; the agent captured:\n")
-        _show_capture(agent.api_url, {tunnel.name: tunnel.public_url}, timeout=st.settings.timeout)
+        out.notice(f"Sent {sent} requests through it; the agent captured:\n")
+        _show_capture(
+            out, agent.api_url, {tunnel.name: tunnel.public_url}, timeout=st.settings.timeout
+        )
         if keep:
-            output.notice(
+            out.notice(
                 f"\nThe agent keeps running. Try: ngrok-inspect --api-url {agent.api_url} "
                 "requests list --errors\nSend more traffic to "
                 f"{tunnel.public_url}. Press Ctrl-C to stop."
@@ -62,16 +65,15 @@ def demo_command(
                     pass
 
 
-def _show_capture(api_url: str, public_urls: dict[str, str], *, timeout: float) -> None:
+def _show_capture(
+    out: Output, api_url: str, public_urls: dict[str, str], *, timeout: float
+) -> None:
     """What the agent captured, as ``requests list`` shows it; then the webhook in detail."""
-    from ngrok_inspect.cli.cmd_requests import print_detail, print_list
     from ngrok_inspect.client import AgentClient
-    from ngrok_inspect.render import output
 
-    no_color = state().no_color
     with AgentClient(api_url, timeout=timeout) as client:
         reqs = client.list_requests()
-    print_list(reqs, no_color=no_color)
+    out.records(reqs)
     webhook = next(r for r in reqs if r.path == "/webhooks/github")
-    output.notice(f"\nThe webhook in detail (ngrok-inspect requests show {webhook.id}):\n")
-    print_detail(webhook, public_urls, no_color=no_color)
+    out.notice(f"\nThe webhook in detail (ngrok-inspect requests show {webhook.id}):\n")
+    out.request(webhook, public_urls)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import OptionalLimitOpt, with_filters
+from ngrok_inspect.cli.options import DbOpt, OptionalLimitOpt, with_filters
 from ngrok_inspect.export import FORMAT_SPECS, FORMATS
 from ngrok_inspect.filters import RequestFilter
 
@@ -19,7 +19,8 @@ from ngrok_inspect.filters import RequestFilter
     "  ngrok-inspect export --format har -o traffic.har\n\n"
     "  ngrok-inspect export --format curl --path '/webhook*' --limit 1 | sh\n\n"
     "  ngrok-inspect export --format ndjson --errors | jq -c '{id, status_code, uri}'\n\n"
-    "  ngrok-inspect export --format raw --no-redact -o dump.json --force",
+    "  ngrok-inspect export --format raw --no-redact -o dump.json --force\n\n"
+    "  ngrok-inspect export --db captures.sqlite --since 1d --format har -o day.har",
 )
 @with_filters
 def export_command(
@@ -63,6 +64,7 @@ def export_command(
         ),
     ] = None,
     limit: OptionalLimitOpt = None,
+    db: DbOpt = None,
 ) -> None:
     """Export captured requests (everything the agent holds, or what the filters keep).
 
@@ -70,41 +72,49 @@ def export_command(
     unless you pass --no-redact. json, ndjson and raw list newest first; har and curl oldest
     first.
     """
-    from ngrok_inspect.atomicio import write_atomic, write_stdout
+    from ngrok_inspect.atomicio import write_atomic
     from ngrok_inspect.cli.cmd_requests import fetch_requests
+    from ngrok_inspect.cli.output import Output
     from ngrok_inspect.errors import UsageError
     from ngrok_inspect.export import export, get_format
     from ngrok_inspect.redaction import RedactionPolicy
-    from ngrok_inspect.render import output
 
+    out = Output.open()  # the format decides the bytes; the seam writes them and the messages
     if no_redact and redact_names:
         raise UsageError("--redact and --no-redact exclude each other", hint="Give one of them")
     spec = get_format(fmt)
     st = state()
-    with st.client() as client:
-        reqs = fetch_requests(client, flt, limit)
-        public_urls = None
-        if spec.needs_public_urls and reqs:
-            public_urls = {t.name: t.public_url for t in client.tunnels() if t.public_url}
+    public_urls = None
+    if db is not None:
+        from ngrok_inspect.archive import ArchiveSource
+
+        with ArchiveSource(db) as source:  # URLs from the Host header: the tunnel may be gone
+            reqs = source.query(flt, limit)
+    else:
+        with st.client() as client:
+            reqs = fetch_requests(client, flt, limit)
+            if spec.needs_public_urls and reqs:
+                public_urls = {t.name: t.public_url for t in client.tunnels() if t.public_url}
     policy = RedactionPolicy.with_names(redact_names or [])
     result = export(reqs, spec.name, redact=not no_redact, policy=policy, public_urls=public_urls)
     what = f"{len(reqs)} request{'s' if len(reqs) != 1 else ''}"
     if not reqs:
-        output.notice(f"No captured requests ({flt.describe()}) at {st.settings.api_url}")
+        where = f"in {db}" if db is not None else f"at {st.settings.api_url}"
+        out.notice("No captured requests ({}) {}", flt.describe(), where)
     if result.undecodable:
-        output.notice(
-            f"Warning: {len(result.undecodable)} request(s) had raw bytes that are not valid "
-            f"base64 ({', '.join(result.undecodable[:5])}): exported without them "
-            "(raw: null, body unknown)"
+        out.warn(
+            f"{len(result.undecodable)} request(s) had raw bytes that are not valid "
+            "base64 ({}): exported without them (raw: null, body unknown)",
+            ", ".join(result.undecodable[:5]),
         )
     if no_redact:
         redaction = "not redacted"
     else:
         redaction = f"{result.redacted} value{'s' if result.redacted != 1 else ''} redacted"
     if output_file is None or str(output_file) == "-":
-        write_stdout(result.text)
+        out.exact(result.text)
         if reqs:
-            output.notice(f"Exported {what} ({spec.name}, {redaction})")
+            out.notice(f"Exported {what} ({spec.name}, {redaction})")
         return
     write_atomic(output_file, result.text, force=force)
-    output.notice(f"Exported {what} ({spec.name}, {redaction}) to {output_file}")
+    out.notice(f"Exported {what} ({spec.name}, {redaction}) to {{}}", output_file)

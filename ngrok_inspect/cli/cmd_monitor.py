@@ -45,6 +45,7 @@ def run_monitor(
     min_requests: int | None = None,
 ) -> None:
     """Print one line (or NDJSON object) per tunnel per interval; ALERT lines on stderr."""
+    from ngrok_inspect.pipewatch import watch_reader
     from ngrok_inspect.render.monitor import alert_line, interval_lines, notice_line
     from ngrok_inspect.render.output import color_disabled, is_terminal
     from ngrok_inspect.watch import DEFAULT_MIN_REQUESTS, Monitor, run_alert_hook
@@ -64,7 +65,8 @@ def run_monitor(
         + f"; first figures in {interval:g}s; Ctrl-C stops\n"
     )
     err.flush()
-    with st.client() as client:
+    # ``monitor | head``: the reader leaving ends the monitor at once (exit 0)
+    with st.client() as client, watch_reader(out) as reader_gone:
         monitor = Monitor(
             client,
             flt,
@@ -74,7 +76,9 @@ def run_monitor(
             min_requests=least,
         )
         poll = poll_interval if poll_interval is not None else min(1.0, interval / 4)
-        for report in monitor.run(poll_interval=poll, intervals=intervals):
+        for report in monitor.run(poll_interval=poll, intervals=intervals, stop=reader_gone):
+            if reader_gone.is_set():
+                return
             for notice in report.notices:
                 err.write(notice_line(notice) + "\n")
             if as_json:

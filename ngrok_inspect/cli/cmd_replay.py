@@ -52,7 +52,8 @@ def find_replay(
     "replay",
     epilog="Examples:\n\n"
     "  ngrok-inspect replay last\n\n"
-    "  ngrok-inspect replay airt_3Mk9 --tunnel staging --json | jq .status_code",
+    "  ngrok-inspect replay airt_3Mk9 --tunnel staging --json | jq .status_code\n\n"
+    "  ngrok-inspect replay last --db captures.sqlite --to http://localhost:8000",
 )
 def replay_command(
     request_id: Annotated[
@@ -155,15 +156,23 @@ def replay_command(
         str | None,
         typer.Option("--expect-status", metavar="2xx", help="With --all: exit 6 unless all match."),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="FILE",
+            help="Replay a capture of this archive: to --to URL, or through the agent's tunnel.",
+        ),
+    ] = None,
 ) -> None:
     """Replay a request through the agent, then print the new entry's id, status and
     duration (--json: its record). Waits up to --timeout seconds for it. With edits,
-    --to, --resign or --dry-run the request is sent by ngrok-inspect itself: through the
-    tunnel's public URL (so it is captured) or to --to URL. See docs/replay.md."""
-    from ngrok_inspect.render import output
+    --to, --resign, --dry-run or --db the request is sent by ngrok-inspect itself: through
+    the tunnel's public URL (so it is captured) or to --to URL. See docs/replay.md."""
+    from ngrok_inspect.cli.output import Output, OutputMode
+    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
 
     st = state()
-    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
 
     args = EditArgs(
         method=method,
@@ -198,7 +207,7 @@ def replay_command(
         replay_all_command(
             args, tunnel=tunnel, no_wait=no_wait, as_json=as_json, where=where, status=status,
             since=since, errors=errors, delay=delay, fail_fast=fail_fast,
-            expect_status=expect_status,
+            expect_status=expect_status, db=db,
         )  # fmt: skip
         return
     if request_id is None:
@@ -209,8 +218,8 @@ def replay_command(
             "--where/--status/--since/--errors/--delay/--fail-fast/--expect-status need --all",
             hint="Add --all to replay every match",
         )
-    if args.active:
-        run_edited(request_id, args, tunnel=tunnel, no_wait=no_wait, as_json=as_json)
+    if args.active or db is not None:  # the agent cannot replay an id it does not hold
+        run_edited(request_id, args, tunnel=tunnel, no_wait=no_wait, as_json=as_json, db=db)
         return
     with st.client() as client:
         original = client.get_request(client.resolve_id(request_id))
@@ -219,13 +228,14 @@ def replay_command(
         known = {r["id"] for r in client.list_requests_raw(limit=SCAN) if "id" in r}
         client.replay(original.id, tunnel_name=tunnel)
         if no_wait:
-            output.notice(f"Replay of {original.id} accepted by {st.settings.api_url}")
+            Output.notice("Replay of {} accepted by {}", original.id, st.settings.api_url)
             return
         new = find_replay(client, original, known, st.settings.timeout)
-    if as_json:
-        output.write_json(new.to_dict())
+    out = Output.open(json=as_json)
+    if out.mode is OutputMode.JSON:
+        out.document(new.to_dict())
         return
     from ngrok_inspect.render.text import duration_text
 
     shown = new.response.status if new.response is not None else "pending"
-    output.write(f"{new.id}\t{shown}\t{duration_text(new.duration_ms)} ms\n")
+    out.row(new.id, shown, f"{duration_text(new.duration_ms)} ms")

@@ -7,18 +7,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import (
-    DbOpt,
-    JsonOpt,
-    LimitOpt,
-    with_filters,
-)
+from ngrok_inspect.cli.options import DbOpt, JsonOpt, LimitOpt, with_filters
+from ngrok_inspect.cli.output import Output, OutputMode
 from ngrok_inspect.errors import NotFoundError, UsageError
 from ngrok_inspect.filters import RequestFilter
 
 if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.models import CapturedRequest
+    from ngrok_inspect.redaction import RedactionPolicy
 
 EVERYTHING = 1_000_000
 
@@ -81,13 +78,13 @@ def list_command(
 ) -> None:
     """Captured requests, newest first (id, time, tunnel, method, path, status, ms, size,
     client). An empty result is reported on stderr and exits 0."""
-    from ngrok_inspect.render import output
-
     st = state()
     if count is not None and not follow:
         raise UsageError("--count needs --follow", hint="Use --limit N to list N requests")
     if redact and (not as_json or follow):
         raise UsageError("--redact needs --json (without --follow)", hint="Add --json")
+    out = Output.open(json=as_json and not follow, ndjson=as_json and follow, quiet=quiet,
+                      redact=_policy(redact))  # fmt: skip
     if db is not None:
         if follow:
             raise UsageError("--follow reads an agent, not --db", hint="Drop --db or --follow")
@@ -97,20 +94,16 @@ def list_command(
             reqs = source.query(flt, limit)
         if not reqs:
             matching = "" if flt.is_empty else f" matching {flt.describe()}"
-            output.notice(f"No captured requests{matching} in {db}")
-        if redact:
-            reqs = _redacted(reqs)
-        print_list(reqs, no_color=st.no_color, as_json=as_json, quiet=quiet)
+            out.notice("No captured requests{} in {}", matching, db)
+        out.records(reqs)
         return
     if follow:
         from ngrok_inspect.cli.cmd_follow import run_follow
 
         with st.client() as client:
-            run_follow(
-                client, flt, as_json=as_json, count=count, timeout=None, no_color=st.no_color
-            )
+            run_follow(client, flt, out, count=count, timeout=None)
         return
-    on_terminal = output.is_terminal() and not as_json and not quiet
+    on_terminal = out.mode is OutputMode.TABLE
     held: list[str] | None = None
     with st.client() as client:
         if on_terminal:
@@ -124,66 +117,21 @@ def list_command(
         else:
             reqs = fetch_requests(client, flt, limit)
             total = len(reqs)
-    if redact:
-        reqs = _redacted(reqs)
     if not reqs:
         matching = "" if flt.is_empty else f" matching {flt.describe()}"
-        output.notice(f"No captured requests{matching} at {st.settings.api_url}")
-    print_list(reqs, no_color=st.no_color, as_json=as_json, quiet=quiet, held_ids=held)
+        out.notice("No captured requests{} at {}", matching, st.settings.api_url)
+    out.records(reqs, held_ids=held)
     if on_terminal and total > len(reqs):
-        output.notice(f"showing {len(reqs)} of {total} (use --limit)")
+        out.notice(f"showing {len(reqs)} of {total} (use --limit)")
 
 
-def print_list(
-    reqs: list[CapturedRequest],
-    *,
-    no_color: bool,
-    as_json: bool = False,
-    quiet: bool = False,
-    held_ids: list[str] | None = None,
-) -> None:
-    """Print requests as ``requests list`` does: JSON records, ids, a table on a terminal,
-    or tab-separated lines when piped. Prints nothing for an empty list but ``[]`` with
-    ``as_json``. On a terminal each id's shortest unique prefix (among ``held_ids``, else
-    among ``reqs``) is emphasised."""
-    from ngrok_inspect.render import output
+def _policy(redact: bool) -> RedactionPolicy | None:
+    """``--redact``: the export policy (records leave the seam redacted), else None."""
+    if not redact:
+        return None
+    from ngrok_inspect.redaction import DEFAULT_POLICY
 
-    if as_json:
-        records = [r.to_dict() for r in reqs]
-        output.write_json(records)
-    elif not reqs:
-        return
-    elif quiet:
-        output.write("".join(r.id + "\n" for r in reqs))
-    elif output.is_terminal():
-        from ngrok_inspect.ids import unique_prefix_lengths
-        from ngrok_inspect.render.requests import list_renderable
-
-        prefixes = unique_prefix_lengths(held_ids if held_ids is not None else [r.id for r in reqs])
-        console = output.make_console(no_color=no_color)
-        table = list_renderable(reqs, width=console.width, prefixes=prefixes)
-        console.print(table, crop=True, no_wrap=True, overflow="ellipsis")
-    else:
-        from ngrok_inspect.render.requests import list_plain
-
-        output.write(list_plain(reqs))
-
-
-def print_detail(
-    req: CapturedRequest, public_urls: dict[str, str] | None = None, *, no_color: bool
-) -> None:
-    """Print one request as ``requests show`` does (rich on a terminal, plain text piped);
-    ``public_urls`` (tunnel name -> public URL) completes the request's URL."""
-    from ngrok_inspect.render import output
-
-    if output.is_terminal():
-        from ngrok_inspect.render.requests import detail_renderable
-
-        output.make_console(no_color=no_color).print(detail_renderable(req, public_urls))
-    else:
-        from ngrok_inspect.render.requests import detail_plain
-
-        output.write(detail_plain(req, public_urls))
+    return DEFAULT_POLICY
 
 
 @requests_app.command(
@@ -222,8 +170,6 @@ def show_command(
 ) -> None:
     """One request in detail: summary, request headers and body, response headers and
     body (JSON pretty-printed, forms as a table, binary as a hex preview)."""
-    from ngrok_inspect.render import output
-
     if sum([raw, body is not None, as_json]) > 1:
         raise UsageError("--raw, --body and --json exclude each other", hint="Give one of them")
     if redact and not (as_json or raw):
@@ -233,6 +179,7 @@ def show_command(
         )
     if body is not None and body not in ("request", "response"):
         raise UsageError(f"--body must be 'request' or 'response', not {body!r}")
+    out = Output.open(json=as_json, redact=_policy(redact))
     st = state()
     if db is not None:
         from ngrok_inspect.archive import ArchiveSource
@@ -244,14 +191,8 @@ def show_command(
         with st.client() as client:
             req = client.get_request(client.resolve_id(request_id))
             public_urls = {} if (raw or body or as_json) else _public_urls(client)
-    if redact:
-        req = _redacted([req])[0]
-    if as_json:
-        output.write_json(req.to_dict())
-    elif raw:
-        from ngrok_inspect.render.requests import raw_exchange
-
-        _write_exact(raw_exchange(req), "the raw exchange")
+    if raw:
+        out.exchange(req)
     elif body is not None:
         msg = req.request if body == "request" else req.response
         if msg is None:
@@ -259,34 +200,9 @@ def show_command(
                 f"request {req.id} has no response yet",
                 hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
             )
-        data = msg.body.data
-        _write_exact(data, f"the {body} body")
-        if data and not data.endswith(b"\n") and output.is_terminal():
-            # the shell prompt must not land after the body; piped, the bytes stay exact
-            output.write("\n")
+        out.raw_bytes(msg.body.data, what=f"the {body} body", newline_on_terminal=True)
     else:
-        print_detail(req, public_urls, no_color=st.no_color)
-
-
-def _write_exact(data: bytes, what: str) -> None:
-    from ngrok_inspect.render import output
-
-    try:
-        output.write_exact(data, what=what)
-    except output.BinaryToTerminalError as exc:
-        raise UsageError(
-            str(exc), hint="Send it to a file (> body.bin) or a pipe (| xxd, | jq)"
-        ) from exc
-
-
-def _redacted(reqs: list[CapturedRequest]) -> list[CapturedRequest]:
-    """``reqs`` redacted by the export policy; the count goes to stderr."""
-    from ngrok_inspect.redaction import redact_requests
-    from ngrok_inspect.render import output
-
-    done = redact_requests(reqs)
-    output.notice(f"Redacted {done.count} value{'s' if done.count != 1 else ''}")
-    return done.requests
+        out.request(req, public_urls)
 
 
 def _public_urls(client: AgentClient) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,15 +11,20 @@ from ngrok_inspect.cli.options import (
     DbOpt,
     with_filters,
 )
+from ngrok_inspect.cli.output import OutputMode
 from ngrok_inspect.filters import RequestFilter
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
 def run_stats(flt: RequestFilter, *, top: int, as_json: bool, db: str | None = None) -> None:
     """Fetch everything the agent (or the archive ``db``) holds, filter, compute and print
     the figures."""
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
     from ngrok_inspect.stats import compute_stats
 
+    out = Output.open(json=as_json)
     st = state()
     if db is not None:
         from ngrok_inspect.archive import ArchiveSource
@@ -31,22 +36,24 @@ def run_stats(flt: RequestFilter, *, top: int, as_json: bool, db: str | None = N
             reqs = client.list_requests(limit=1_000_000, tunnel_name=flt.agent_tunnel_param())
         matched = flt.apply(reqs)
     stats = compute_stats(matched, top=top)
-    if as_json:
-        output.write_json(stats.to_dict())
-        return
-    if stats.total == 0:
+    if stats.total == 0 and out.mode is not OutputMode.JSON:
         matching = "" if flt.is_empty else f" matching {flt.describe()}"
-        where = db if db is not None else st.settings.api_url
-        output.notice(f"No captured requests{matching} at {where}")
+        out.notice(
+            "No captured requests{} at {}", matching, db if db is not None else st.settings.api_url
+        )
         return
-    if output.is_terminal():
+
+    def table(width: int) -> RenderableType:
         from ngrok_inspect.render.stats import stats_renderable
 
-        output.make_console(no_color=st.no_color).print(stats_renderable(stats))
-    else:
+        return stats_renderable(stats)
+
+    def plain() -> str:
         from ngrok_inspect.render.stats import stats_plain
 
-        output.write(stats_plain(stats))
+        return stats_plain(stats)
+
+    out.view(json=stats.to_dict, table=table, plain=plain, crop=False)
 
 
 @app.command(

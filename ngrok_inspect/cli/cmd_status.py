@@ -25,27 +25,18 @@ def status_command(
 ) -> None:
     """Agent URL, status, version, captures held now, and a table of tunnels (requests
     served since the agent started, p50/p99 ms)."""
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
+    from ngrok_inspect.render import status as view
 
+    out = Output.open(json=as_json and not quiet, quiet=quiet)  # --quiet: nothing at all
     st = state()
     with st.client() as client:
         agent = client.status()
         tunnels = client.tunnels()
         held = 0 if quiet else len(client.list_requests_raw(limit=ALL))
-    api_url = st.settings.api_url
-    if quiet:
-        return
-    if as_json:
-        from ngrok_inspect.render.status import status_dict
-
-        output.write_json(status_dict(api_url, agent, tunnels, held))
-    elif output.is_terminal():
-        from ngrok_inspect.render.status import status_renderable
-
-        console = output.make_console(no_color=st.no_color)
-        table = status_renderable(api_url, agent, tunnels, held, width=console.width)
-        console.print(table, crop=True, no_wrap=True, overflow="ellipsis")
-    else:
-        from ngrok_inspect.render.status import status_plain
-
-        output.write(status_plain(api_url, agent, tunnels, held))
+    url = st.settings.api_url
+    out.view(
+        json=lambda: view.status_dict(url, agent, tunnels, held),
+        table=lambda width: view.status_renderable(url, agent, tunnels, held, width=width),
+        plain=lambda: view.status_plain(url, agent, tunnels, held),
+    )

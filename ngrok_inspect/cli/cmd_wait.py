@@ -7,10 +7,8 @@ from typing import Annotated
 import typer
 
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.cmd_follow import RequestPrinter
-from ngrok_inspect.cli.options import (
-    with_filters,
-)
+from ngrok_inspect.cli.options import with_filters
+from ngrok_inspect.cli.output import Output
 from ngrok_inspect.filters import RequestFilter, parse_duration
 from ngrok_inspect.render.monitor import notice_line
 
@@ -26,14 +24,15 @@ def run_wait(
     as_json: bool,
 ) -> None:
     """Wait, then print the matches (NDJSON records with ``as_json``); raise on failure."""
-    from ngrok_inspect.watch import UnexpectedStatusError, wait_for
+    from ngrok_inspect.pipewatch import watch_reader
+    from ngrok_inspect.watch import UnexpectedStatusError, WaitStoppedError, wait_for
 
     st = state()
-    printer = RequestPrinter(as_json=as_json, no_color=st.no_color)
+    out = Output.open(ndjson=as_json)
     noun = "request" if count == 1 else "requests"
     scope = "" if include_existing else " new"
     after = " (after running --exec)" if exec_command else ""
-    printer.notice(
+    out.notice(
         f"Waiting up to {timeout:g}s for {count}{scope} {noun}"
         + ("" if flt.is_empty else f" matching {flt.describe()}")
         + after
@@ -41,23 +40,28 @@ def run_wait(
     )
     client = st.client()
     try:
-        matches = wait_for(
-            client,
-            flt,
-            count=count,
-            timeout=timeout,
-            include_existing=include_existing,
-            expect_status=expect_status,
-            trigger=exec_command,
-            on_event=lambda ev: None if ev.kind == "request" else printer.notice(notice_line(ev)),
-        )
+        # ``wait | head``: the reader leaving ends the wait at once, exit 0 like a closed pipe
+        with watch_reader() as reader_gone:
+            matches = wait_for(
+                client,
+                flt,
+                count=count,
+                timeout=timeout,
+                include_existing=include_existing,
+                expect_status=expect_status,
+                trigger=exec_command,
+                on_event=lambda ev: None if ev.kind == "request" else out.notice(notice_line(ev)),
+                stop=reader_gone,
+            )
+    except WaitStoppedError:
+        return
     except UnexpectedStatusError as exc:
-        printer.request(exc.request)  # the issue: print the offending entry, then exit 6
+        out.record(exc.request)  # the issue: print the offending entry, then exit 6
         raise
     finally:
         client.close()
     for req in matches:
-        printer.request(req)
+        out.record(req)
 
 
 @app.command(

@@ -187,7 +187,7 @@ def with_filters(func: F) -> F:
     def command(**kwargs: Any) -> Any:
         flags = {name: kwargs.pop(name) for name in FILTER_PARAMS}
         flt = build_filter(**flags)
-        if flt.tunnel:
+        if flt.tunnel and kwargs.get("db") is None:  # an archive is not the agent's tunnels
             _require_tunnel(flt.tunnel)
         return func(flt=flt, **kwargs)
 

@@ -19,11 +19,12 @@ def replay_all_command(
     delay: float,
     fail_fast: bool,
     expect_status: str | None,
+    db: str | None = None,
 ) -> None:
     # --tunnel, --method and --path are replay's own options (edits); select by them
     # with --where (method == "POST" and path ~ "/hooks/*").
     flt = build_filter(tunnel=tunnel, where=where, status=status, since=since, errors=errors)
     run_all(
         flt, args, tunnel=tunnel, no_wait=no_wait, as_json=as_json, delay=delay,
-        fail_fast=fail_fast, expect_status=expect_status,
+        fail_fast=fail_fast, expect_status=expect_status, db=db,
     )  # fmt: skip

@@ -2,22 +2,31 @@
 
 Shapes, status codes and ``error_code`` values follow the recorded answers of a real
 agent (``tests/fixtures/agent-2.3.41``) and ngrok's documentation for 3.x additions.
+This is the only module that knows them: the core raises domain errors
+(:func:`api_error` maps them).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiohttp import web
 
 from ngrok_inspect import __version__
-
-if TYPE_CHECKING:
-    from ngrok_inspect.local_agent.server import AgentCore
+from ngrok_inspect.local_agent.core import (
+    AgentCore,
+    CoreError,
+    InvalidTunnel,
+    NotReplayable,
+    UnknownEntry,
+    UnknownTunnel,
+)
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _INT = re.compile(r"^[+-]?[0-9]+$")
@@ -70,6 +79,23 @@ class ApiError(Exception):
             data["error_code"] = self.error_code
         data.update(status_code=self.status_code, msg=self.msg, details=self.details)
         return data
+
+
+def api_error(exc: CoreError) -> ApiError:
+    """The agent's answer to a domain error of the core."""
+    if isinstance(exc, UnknownTunnel):
+        return ApiError(404, "tunnel not found", {"name": exc.name}, 100)
+    if isinstance(exc, UnknownEntry):
+        return ApiError(404, "request entry not found", {"id": exc.entry_id}, 106)
+    if isinstance(exc, InvalidTunnel):
+        return ApiError(400, "invalid tunnel configuration", {"err": exc.reason}, 102)
+    if isinstance(exc, NotReplayable):
+        return ApiError(
+            400,
+            "cannot replay a request whose body was not captured whole",
+            {"id": exc.entry_id, "err": exc.reason},
+        )
+    return ApiError(400, str(exc))
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -150,6 +176,9 @@ class AgentApi:
             if origin is None and site in ("cross-site", "same-site"):
                 raise ApiError(403, "forbidden: cross-origin request", {"sec-fetch-site": site})
             return await self._route(request)
+        except CoreError as exc:
+            err = api_error(exc)
+            return json_response(err.to_api(), err.status_code)
         except ApiError as err:
             return json_response(err.to_api(), err.status_code)
 
@@ -206,7 +235,7 @@ class AgentApi:
 
     async def get_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``GET /api/tunnels/{name}``."""
-        return json_response(self.core.tunnel_or_error(arg).to_api())
+        return json_response(self.core.tunnel(arg).to_api())
 
     async def start_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``POST /api/tunnels``: start a new capture listener (201)."""
@@ -223,7 +252,7 @@ class AgentApi:
                 {"err": f"unknown field(s): {', '.join(unknown)}"},
                 102,
             )
-        tunnel = await self.core.start_tunnel_from_api(body)
+        tunnel = await self.core.start_tunnel_from_definition(body)
         return json_response(tunnel.to_api(), 201)
 
     async def stop_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
@@ -250,10 +279,24 @@ class AgentApi:
             if limit == 0:
                 limit = DEFAULT_LIMIT
         tunnel = query.get("tunnel_name", [""])[0]
-        entries = self.core.store.newest_first(limit, tunnel or None)
-        return json_response(
-            {"uri": "/api/requests/http", "requests": [e.to_api() for e in entries]}
-        )
+        pieces = self.core.store.listing(limit, tunnel or None)
+        first = next(pieces)
+        more = next(pieces, None)
+        if more is None:  # a short listing: one answer with a Content-Length
+            return web.Response(body=first, content_type="application/json")
+        # A long listing is streamed (chunked), yielding to the event loop after each piece
+        # so that proxied requests keep flowing, and never held whole in memory.
+        answer = web.StreamResponse()
+        answer.content_type = "application/json"
+        try:
+            await answer.prepare(request)
+            for piece in itertools.chain((first, more), pieces):
+                await answer.write(piece)
+                await asyncio.sleep(0)
+            await answer.write_eof()
+        except ConnectionError:
+            pass  # the caller went away mid-listing: nothing more to send
+        return answer
 
     async def get_request(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``GET /api/requests/http/{id}``."""
@@ -261,7 +304,7 @@ class AgentApi:
         entry = self.core.store.get(entry_id)
         if entry is None:
             raise ApiError(404, "request entry not found", {"id": entry_id}, 106)
-        return json_response(entry.to_api())
+        return web.Response(body=entry.to_json(), content_type="application/json")
 
     async def replay(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``POST /api/requests/http {"id": ..., "tunnel_name": ...|null}`` (204)."""

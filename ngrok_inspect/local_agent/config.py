@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ngrok_inspect.errors import ConfigError, UsageError
-from ngrok_inspect.local_agent.proxy import TunnelSpec
+from ngrok_inspect.local_agent.tunnel import TunnelSpec
 from ngrok_inspect.settings import read_config_file
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)

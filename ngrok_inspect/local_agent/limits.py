@@ -210,9 +210,7 @@ def _plain_answer(status: str, text: str, extra: str = "") -> bytes:
     return head.encode("latin-1") + body
 
 
-HEAD_TIMED_OUT = _plain_answer(
-    "408 Request Timeout", "The request head did not arrive in time."
-)
+HEAD_TIMED_OUT = _plain_answer("408 Request Timeout", "The request head did not arrive in time.")
 TOO_MANY = _plain_answer(
     "503 Service Unavailable",
     "Too many connections to this agent; try again.",

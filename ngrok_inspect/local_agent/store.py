@@ -2,23 +2,39 @@
 
 Entries keep the wire form of each message as a head (start line + header block) and a
 body (bytes as they travelled, still compressed; for chunked messages the chunk sizes,
-so the chunked framing is rebuilt exactly). The API's JSON is built from them on demand.
-The store is used only from the agent's event-loop thread, so it needs no locks.
+so the chunked framing is rebuilt exactly). The API's JSON of an entry is built from
+them when it is first read and, once the exchange is finished, kept: a finished entry
+never changes, so it is serialized once, and a listing only joins cached bytes
+(``Store.listing`` hands them out in chunks, so the API can yield to the proxy between
+them). The store's byte budget reserves room for that JSON from the start, so reading
+never takes memory past the budget. The store is used only from the agent's event-loop
+thread, so it needs no locks.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
     from ngrok_inspect.local_agent.limits import InflightBudget
 
-ENTRY_OVERHEAD = 700  # Python object bytes per entry besides its messages (measured: ~650)
+# Python object bytes per entry besides its messages (measured: ~650), plus the fixed part
+# of its cached JSON (keys, id, uri, times: ~350)
+ENTRY_OVERHEAD = 1000
+# A listing is handed out in pieces of at most this many entries or about this many bytes:
+# a few milliseconds of serialization between two yields to the event loop.
+PIECE_ENTRIES = 200
+PIECE_BYTES = 256 * 1024
+LISTING_HEAD = b'{"uri":"/api/requests/http","requests":['
+LISTING_TAIL = b"]}"
+_CANONICAL: dict[bytes, str] = {}  # wire name -> canonical name, for the names seen most
+_CANONICAL_MAX = 4096  # a hostile client sending endless new names cannot grow it further
 
 
 def canonical_header(name: str) -> str:
@@ -28,13 +44,22 @@ def canonical_header(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+def _canonical(raw: bytes) -> str:
+    name = _CANONICAL.get(raw)
+    if name is None:
+        name = canonical_header(raw.decode("latin-1"))
+        if len(_CANONICAL) < _CANONICAL_MAX:
+            _CANONICAL[raw] = name
+    return name
+
+
 def header_map(
     raw_headers: Iterable[tuple[bytes, bytes]], *, drop: tuple[str, ...] = ()
 ) -> dict[str, list[str]]:
     """Canonical name -> values in wire order, keys sorted (as Go's JSON encoder writes them)."""
     out: dict[str, list[str]] = {}
     for k, v in raw_headers:
-        name = canonical_header(k.decode("latin-1"))
+        name = _canonical(k)
         if name in drop:
             continue
         out.setdefault(name, []).append(v.decode("latin-1"))
@@ -126,8 +151,13 @@ class Message:
 
     @property
     def size(self) -> int:
-        """Bytes this message occupies in the store (2x the head: its decoded headers)."""
-        return 2 * len(self.head) + len(self.body)
+        """Bytes this message occupies in the store, its share of the entry's JSON included.
+
+        The JSON holds the message in base64 (4/3 of it) and its headers decoded (about
+        the head again).
+        """
+        wire = len(self.head) + len(self.body)
+        return wire + wire * 4 // 3 + len(self.head)
 
     def raw(self) -> bytes:
         """The message as it was on the wire (as far as it was captured)."""
@@ -152,9 +182,11 @@ class Entry:
     """One captured exchange (request, and response once the upstream answered)."""
 
     __slots__ = (
+        "done",
         "duration_ns",
         "error",
         "id",
+        "json",
         "method",
         "proto",
         "remote_addr",
@@ -193,16 +225,26 @@ class Entry:
         self.status_text = ""
         self.error: str | None = None  # why the exchange did not complete
         self.size = ENTRY_OVERHEAD + request.size
+        self.done = False  # the exchange is over: the entry no longer changes
+        self.json: bytes | None = None  # to_json(), kept once done
+
+    def to_json(self) -> bytes:
+        """``to_api()`` as compact UTF-8 JSON; built once for a finished entry."""
+        data = self.json
+        if data is None:
+            data = json.dumps(self.to_api(), separators=(",", ":"), ensure_ascii=False).encode()
+            if self.done:
+                self.json = data
+        return data
 
     def to_api(self) -> dict[str, Any]:
         """The agent's JSON for this entry (``response`` null while pending)."""
-        start = datetime.fromtimestamp(int(self.start), tz=timezone.utc)
         data: dict[str, Any] = {
             "uri": "/api/requests/http/" + quote(self.id, safe=""),
             "id": self.id,
             "tunnel_name": self.tunnel_name,
             "remote_addr": self.remote_addr,
-            "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(self.start))),
             "duration": self.duration_ns,
             "request": {
                 "method": self.method,
@@ -263,8 +305,9 @@ class Store:
         self.total += entry.size
         self._evict()
 
-    def resize(self, entry: Entry) -> None:
-        """Re-account an entry whose messages grew (response or body arrived)."""
+    def finish(self, entry: Entry) -> None:
+        """The entry's exchange is over: account its final size; it no longer changes."""
+        entry.done = True
         new = ENTRY_OVERHEAD + entry.request.size + (entry.response.size if entry.response else 0)
         if entry.id in self._entries:
             self.total += new - entry.size
@@ -292,6 +335,37 @@ class Store:
             if len(out) >= limit:
                 break
         return out
+
+    def listing(self, limit: int, tunnel_substring: str | None = None) -> Iterator[bytes]:
+        """The API's listing (``newest_first``) as JSON, in pieces that join to the document.
+
+        Which entries are listed is decided now; each piece serializes the next
+        ``PIECE_ENTRIES`` (or ``PIECE_BYTES``) of them that the store still holds (one
+        evicted or cleared meanwhile is left out), so the caller can yield to the event
+        loop between pieces and never holds the whole document. A listing that fits in
+        one piece is one piece.
+        """
+        ids = [e.id for e in self.newest_first(limit, tunnel_substring)]
+        return self._pieces(ids)
+
+    def _pieces(self, ids: list[str]) -> Iterator[bytes]:
+        sep = LISTING_HEAD  # what goes before the next entry
+        parts: list[bytes] = []
+        size = 0
+        for entry_id in ids:
+            entry = self._entries.get(entry_id)
+            if entry is None:
+                continue
+            data = entry.to_json()
+            parts.append(data)
+            size += len(data)
+            if size >= PIECE_BYTES or len(parts) >= PIECE_ENTRIES:
+                yield sep + b",".join(parts)
+                sep, parts, size = b",", [], 0
+        if parts or sep is LISTING_HEAD:
+            yield sep + b",".join(parts) + LISTING_TAIL
+        else:
+            yield LISTING_TAIL
 
     def clear(self) -> None:
         """Forget every entry."""

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType, web
 from yarl import URL
 
-from ngrok_inspect.local_agent.proxy import forward_headers
-
-if TYPE_CHECKING:
-    from ngrok_inspect.local_agent.proxy import Proxy, RunningTunnel
-    from ngrok_inspect.local_agent.store import Entry
+from ngrok_inspect.local_agent.capture import Capture
+from ngrok_inspect.local_agent.store import Entry
+from ngrok_inspect.local_agent.tunnel import RunningTunnel
+from ngrok_inspect.local_agent.wire import (
+    error_response,
+    forward_headers,
+    proto_of,
+    upstream_failure,
+)
 
 _DROP = frozenset(
     {
@@ -29,7 +33,8 @@ _DROP = frozenset(
 
 
 async def relay_websocket(
-    proxy: Proxy,
+    capture: Capture,
+    session: aiohttp.ClientSession,
     tunnel: RunningTunnel,
     entry: Entry,
     request: web.BaseRequest,
@@ -45,10 +50,10 @@ async def relay_websocket(
     for name in list(headers):
         if name.lower() in _DROP:
             del headers[name]
-    entry.request.complete = True
+    entry.request.complete = True  # a handshake has no body: nothing left to drain
     url = URL(tunnel.upstream + request.raw_path, encoded=True)
     try:
-        upstream_ws = await proxy.session.ws_connect(
+        upstream_ws = await session.ws_connect(
             url.with_scheme("wss" if url.scheme == "https" else "ws"),
             headers=headers,
             protocols=protocols,
@@ -57,17 +62,9 @@ async def relay_websocket(
             timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
         )
     except aiohttp.WSServerHandshakeError as exc:
-        return await proxy._fail(
-            tunnel,
-            entry,
-            request,
-            t0,
-            502,
-            "Bad Gateway",
-            f"WebSocket handshake refused ({exc.status})",
-        )
+        return _fail(capture, tunnel, entry, t0, f"WebSocket handshake refused ({exc.status})")
     except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-        return await proxy._fail(tunnel, entry, request, t0, 502, "Bad Gateway", type(exc).__name__)
+        return _fail(capture, tunnel, entry, t0, type(exc).__name__)
     resp = upstream_ws._response
     client_ws = web.WebSocketResponse(
         protocols=[upstream_ws.protocol] if upstream_ws.protocol else (),
@@ -76,15 +73,14 @@ async def relay_websocket(
     )
     await client_ws.prepare(request)
     # the handshake as the upstream answered it
-    v = resp.version
-    proxy._record_response(
+    capture.record_response(
         entry,
-        f"HTTP/{v.major}.{v.minor}" if v else "HTTP/1.1",
+        proto_of(resp.version),
         resp.status,
         resp.reason or "Switching Protocols",
         resp.raw_headers,
     ).complete = True
-    proxy._finish(tunnel, entry, t0)
+    capture.finish(tunnel, entry, t0)
 
     async def pump(src: Any, dst: Any) -> None:
         async for msg in src:
@@ -112,3 +108,11 @@ async def relay_websocket(
         await upstream_ws.close()
         await client_ws.close()
     return client_ws
+
+
+def _fail(
+    capture: Capture, tunnel: RunningTunnel, entry: Entry, t0: int, detail: str
+) -> web.StreamResponse:
+    text = upstream_failure(tunnel.upstream, tunnel.name, 502, detail)
+    headers, body = capture.fail(tunnel, entry, t0, 502, "Bad Gateway", text)
+    return error_response(502, "Bad Gateway", headers, body)

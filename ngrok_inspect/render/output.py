@@ -31,13 +31,18 @@ def color_disabled(no_color: bool) -> bool:
 
 
 def make_console(*, no_color: bool, stderr: bool = False) -> Console:
-    """A rich console on stdout (or stderr) honouring ``--no-color``/``NO_COLOR``."""
+    """A rich console on stdout (or stderr) honouring ``--no-color``/``NO_COLOR``.
+
+    Markup and emoji codes are off: a string that reaches the console (a table cell, a
+    title) is shown as it is, so ``[link=…]`` or ``:warning:`` in captured text stays text."""
     from rich.console import Console
 
     return Console(
         file=sys.stderr if stderr else sys.stdout,
         no_color=color_disabled(no_color),
         highlight=False,
+        markup=False,
+        emoji=False,
         force_terminal=True if os.environ.get("FORCE_COLOR") else None,
         soft_wrap=False,
     )

@@ -26,7 +26,12 @@ from ngrok_inspect.watch.monitor import (
     error_summary,
 )
 from ngrok_inspect.watch.poller import SLACK, FollowEvent, Poller, follow, is_agent_down
-from ngrok_inspect.watch.wait import UnexpectedStatusError, WaitTimeoutError, wait_for
+from ngrok_inspect.watch.wait import (
+    UnexpectedStatusError,
+    WaitStoppedError,
+    WaitTimeoutError,
+    wait_for,
+)
 
 __all__ = [
     "DEFAULT_MIN_REQUESTS",
@@ -43,6 +48,7 @@ __all__ = [
     "TriggerError",
     "TunnelFigures",
     "UnexpectedStatusError",
+    "WaitStoppedError",
     "WaitTimeoutError",
     "error_summary",
     "follow",

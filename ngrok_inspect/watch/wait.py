@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ngrok_inspect.errors import ConditionNotMetError
+from ngrok_inspect.errors import ConditionNotMetError, ExitCode, NgrokInspectError
 from ngrok_inspect.filters import RequestFilter, StatusRange, parse_status
 from ngrok_inspect.watch.clock import SYSTEM_CLOCK, Clock
 from ngrok_inspect.watch.hooks import run_trigger
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.models import CapturedRequest
 
-__all__ = ["UnexpectedStatusError", "WaitTimeoutError", "wait_for"]
+__all__ = ["UnexpectedStatusError", "WaitStoppedError", "WaitTimeoutError", "wait_for"]
 
 
 class WaitTimeoutError(ConditionNotMetError):
@@ -23,6 +24,16 @@ class WaitTimeoutError(ConditionNotMetError):
 
     def __init__(self, message: str, *, matched: list[CapturedRequest], hint: str) -> None:
         super().__init__(message, hint=hint)
+        self.matched = matched
+
+
+class WaitStoppedError(NgrokInspectError):
+    """``stop`` was set before the wait was over (exit 130); ``matched`` so far."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+    def __init__(self, matched: list[CapturedRequest]) -> None:
+        super().__init__(f"the wait was stopped: {len(matched)} matched so far")
         self.matched = matched
 
 
@@ -60,6 +71,7 @@ def wait_for(
     page: int = 20,
     on_event: Callable[[FollowEvent], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    stop: threading.Event | None = None,
 ) -> list[CapturedRequest]:
     """Block until ``count`` completed entries match ``flt``; return them (oldest first).
 
@@ -71,6 +83,7 @@ def wait_for(
     :class:`UnexpectedStatusError` (exit 6) when a match has a status outside
     ``expect_status`` ("2xx", "200,204", …), :class:`TriggerError` when the trigger fails.
     ``clock`` is read for the deadline and slept on between polls (tests inject one).
+    ``stop`` set (by another thread) ends the wait at once with :class:`WaitStoppedError`.
     """
     from ngrok_inspect.client import AgentClient
 
@@ -134,7 +147,8 @@ def wait_for(
                     raise _timeout_error(
                         flt, count, timeout, matched, include_existing, last_down, trigger=True
                     )
-                clock.sleep(min(poll_interval, left))
+                if clock.sleep(min(poll_interval, left), stop):
+                    raise WaitStoppedError(matched)
                 if handle(poller.poll()):
                     return matched[:count]
             on_ready()
@@ -145,7 +159,8 @@ def wait_for(
             left = deadline - clock.monotonic()
             if left <= 0:
                 break
-            clock.sleep(min(poll_interval, left))
+            if clock.sleep(min(poll_interval, left), stop):
+                raise WaitStoppedError(matched)
     finally:
         if own:
             agent.close()

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 RUNNER = """
@@ -56,10 +57,10 @@ class AgentProcess:
 
     def rss_bytes(self) -> int:
         """The child's resident set size (Linux ``/proc/PID/status`` VmRSS)."""
-        with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
+        status = Path(f"/proc/{self.pid}/status").read_text(encoding="ascii")
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS in /proc status")
 
     def stop(self) -> str:

@@ -53,7 +53,13 @@ BROKEN_MODES = (
     "empty_200",  # 200 with an empty body
     "deep_json",  # 200 JSON nested deeper than any parser's recursion limit
     "no_id",  # 200 list whose captured request has no "id"
+    "trickle",  # 200 JSON headers at once, then the body one byte at a time, forever
+    "trickle_headers",  # the status line and headers one byte at a time, forever
 )
+
+#: Seconds between two bytes of the trickling modes: far below any read timeout, so only
+#: a deadline for the whole call can stop a client that waits for the answer to finish.
+TRICKLE_GAP = 0.02
 
 
 def load_fixture(name: str) -> tuple[int, str, list[tuple[str, str]], bytes]:
@@ -325,9 +331,31 @@ class BrokenServer:
             self._send(h, 200, "application/json", b"")
         elif mode == "deep_json":
             self._send(h, 200, "application/json", b"[" * 200_000 + b"]" * 200_000)
+        elif mode in ("trickle", "trickle_headers"):
+            self._trickle(h, headers_too=mode == "trickle_headers")
         elif mode == "no_id":
             entry = {k: v for k, v in load_json("requests")["requests"][0].items() if k != "id"}
             self._send(h, 200, "application/json", json.dumps({"requests": [entry]}).encode())
+
+    def _trickle(self, h: BaseHTTPRequestHandler, *, headers_too: bool) -> None:
+        body = json.dumps(load_json("requests")).encode()  # 550 kB: never all sent
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        h.close_connection = True
+        drip = head + body if headers_too else body
+        try:
+            if not headers_too:
+                h.wfile.write(head)
+                h.wfile.flush()
+            for i in range(len(drip)):
+                if self._release.wait(TRICKLE_GAP):
+                    return
+                h.wfile.write(drip[i : i + 1])
+                h.wfile.flush()
+        except OSError:  # the client gave up and closed: what the test wants
+            return
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, status: int, ctype: str, body: bytes) -> None:

@@ -1,0 +1,90 @@
+"""The aiohttp listeners of the agent: shared server options, binding errors, closing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from ngrok_inspect.local_agent.limits import GuardedConnection, PublicLimits, guarded
+from ngrok_inspect.local_agent.metrics import TunnelMetrics
+
+if TYPE_CHECKING:
+    from aiohttp.web_protocol import RequestHandler
+
+# aiohttp's per-request error logs go to this logger; without a handler configured by the
+# application they are dropped (a library never prints), so no traceback reaches stderr.
+LOG = logging.getLogger("ngrok_inspect.local_agent")
+LOG.addHandler(logging.NullHandler())
+SERVER_OPTIONS: dict[str, Any] = {
+    "auto_decompress": False,  # capture and forward compressed bodies as they are
+    "access_log": None,
+    "logger": LOG,
+    "keepalive_timeout": 75.0,
+    "max_line_size": 8190,
+    "max_field_size": 8190,
+    "lingering_time": 1.0,
+}
+
+
+class TunnelServer(web.Server):
+    """aiohttp's low-level server, counting connections into the tunnel's metrics; its
+    connections have the header timeout and the connection cap of ``limits``."""
+
+    def __init__(
+        self, handler: Any, metrics: TunnelMetrics, limits: PublicLimits, **kwargs: Any
+    ) -> None:
+        super().__init__(guarded(handler), **kwargs)
+        self._metrics = metrics
+        self._limits = limits
+        self._handler_kwargs = kwargs
+        self._opened: dict[RequestHandler, int] = {}
+
+    def __call__(self) -> GuardedConnection:
+        """A new connection's protocol: aiohttp's, with the public side's limits."""
+        return GuardedConnection(
+            self, limits=self._limits, loop=asyncio.get_running_loop(), **self._handler_kwargs
+        )
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        """Count a new client connection."""
+        super().connection_made(handler, transport)
+        self._opened[handler] = time.monotonic_ns()
+        self._metrics.conn_opened()
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        """Record how long the connection lived."""
+        super().connection_lost(handler, exc)
+        t0 = self._opened.pop(handler, None)
+        if t0 is not None:
+            self._metrics.conn_closed(time.monotonic_ns() - t0)
+
+
+async def close_listener(listener: Any, server: web.Server | None) -> None:
+    """Stop accepting, let open requests finish briefly, then close."""
+    if listener is None:
+        return
+    listener.close()
+    if server is not None:
+        server.pre_shutdown()
+        await server.shutdown(1.0)
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(listener.wait_closed(), 2.0)
+
+
+def url_host(host: str) -> str:
+    """The host as it goes in a URL (IPv6 in brackets; any-address shown as given)."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1" if host == "" else host
+    return f"[{host}]" if ":" in host else host
+
+
+def os_reason(exc: OSError | None) -> str:
+    """Why a bind failed, in a few words."""
+    if exc is None:
+        return "unknown error"
+    return exc.strerror or str(exc)

@@ -1,0 +1,195 @@
+"""HTTP/1.1 on the wire, as an intermediary sees it: header rules, message heads, error pages.
+
+Pure functions over aiohttp's parsed messages (raw headers as ``(bytes, bytes)`` pairs):
+which fields a proxy must not forward (RFC 9110 section 7.6.1), the request target it
+may send upstream, the head bytes a capture records, the agent's own error answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import EmptyStreamReader, StreamReader
+from multidict import CIMultiDict
+
+# RFC 9110 section 7.6.1: connection-specific fields a proxy must not forward.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "transfer-encoding",
+        "upgrade",
+        "trailer",
+    }
+)
+# Fields that framing or routing depend on: never dropped because ``Connection`` names
+# them (RFC 9110 section 7.6.1), or a client could make the agent forward bytes whose
+# boundary only the upstream sees (request smuggling onto a pooled connection).
+PROTECTED = frozenset({"content-length", "transfer-encoding", "host"})
+# headers aiohttp's client would add on its own: the upstream gets only what was sent
+SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+
+
+def connection_tokens(raw_headers: Any) -> set[str]:
+    """Lower-cased field names listed in ``Connection`` headers (also hop-by-hop)."""
+    tokens: set[str] = set()
+    for k, v in raw_headers:
+        if k.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in v.decode("latin-1").split(","))
+    return tokens
+
+
+def forward_headers(
+    raw_headers: Any, remote_addr: str, scheme: str, *, keep_upgrade: bool = False
+) -> CIMultiDict[str]:
+    """The request headers to send upstream: hop-by-hop removed, X-Forwarded-* added."""
+    # Expect: 100-continue is answered by the agent itself (see Proxy.handle)
+    drop = HOP_BY_HOP | {"expect"} | (connection_tokens(raw_headers) - PROTECTED)
+    if keep_upgrade:
+        drop = drop - {"upgrade", "connection"}
+    out: CIMultiDict[str] = CIMultiDict()
+    forwarded_for: list[str] = []
+    host = ""
+    for k, v in raw_headers:
+        name = k.decode("latin-1")
+        low = name.lower()
+        if low in drop:
+            continue
+        value = v.decode("latin-1")
+        if low == "x-forwarded-for":
+            forwarded_for.append(value)
+            continue
+        if low in ("x-forwarded-proto", "x-forwarded-host"):
+            continue
+        if low == "host":
+            host = value
+        out.add(name, value)
+    if remote_addr:
+        forwarded_for.append(remote_addr)
+    if forwarded_for:
+        out["X-Forwarded-For"] = ", ".join(forwarded_for)
+    out["X-Forwarded-Proto"] = scheme
+    if host:
+        out["X-Forwarded-Host"] = host
+    return out
+
+
+def proto_of(version: Any) -> str:
+    """``HTTP/1.1`` from aiohttp's ``HttpVersion`` (HTTP/1.1 when unknown)."""
+    return f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+
+
+def request_head(method: str, uri: str, proto: str, raw_headers: Any) -> bytes:
+    """Request line and header block as on the wire (CRLF, blank line included)."""
+    lines = [f"{method} {uri} {proto}\r\n".encode("latin-1")]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in raw_headers)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def response_head(proto: str, status: int, reason: str, raw_headers: Any) -> bytes:
+    """Status line and header block as on the wire."""
+    lines = [f"{proto} {status} {reason}\r\n".encode("latin-1")]
+    lines.extend(k + b": " + v + b"\r\n" for k, v in raw_headers)
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def is_chunked(raw_headers: Any) -> bool:
+    """Whether a Transfer-Encoding header ends in ``chunked``."""
+    for k, v in raw_headers:
+        if k.lower() == b"transfer-encoding" and v.lower().rstrip().endswith(b"chunked"):
+            return True
+    return False
+
+
+def origin_form(method: str, target: str) -> str | None:
+    """The request target as sent upstream, or None when it must be refused.
+
+    Only the tunnel decides where bytes go: an absolute-form target keeps only its path
+    and query, ``*`` is kept for OPTIONS, and anything else (authority-form, userinfo,
+    a bare host) is refused instead of being glued onto the upstream URL.
+    """
+    if target.startswith("/"):
+        return target
+    if target == "*" and method == "OPTIONS":
+        return target
+    low = target[:8].lower()
+    if low.startswith(("http://", "https://")):
+        rest = target.split("://", 1)[1]
+        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
+        if cut < 0:
+            return "/"
+        path = rest[cut:]
+        return path if path.startswith("/") else "/" + path
+    return None
+
+
+def error_page(status: int, reason: str, detail: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The agent's own error answer (400/502/504): headers and an HTML body."""
+    code = {502: "ERR_NGROK_8012", 504: "ERR_NGROK_3004"}.get(status, "ERR_NGROK_8012")
+    body = (
+        f"<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head><body>"
+        f"<h1>{status} {reason}</h1><p>{detail}</p><p>{code}</p></body></html>\n"
+    ).encode()
+    headers = [
+        (b"Content-Type", b"text/html"),
+        (b"Content-Length", str(len(body)).encode()),
+        (b"Ngrok-Error-Code", code.encode()),
+    ]
+    return headers, body
+
+
+def error_response(
+    status: int, reason: str, headers: list[tuple[bytes, bytes]], body: bytes
+) -> web.Response:
+    """The client's copy of an :func:`error_page` (aiohttp sets Content-Length itself)."""
+    return web.Response(
+        status=status,
+        reason=reason,
+        body=body,
+        headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
+    )
+
+
+def upstream_failure(upstream: str | None, tunnel_name: str, status: int, detail: str) -> str:
+    """The sentence of an error page for an upstream that failed (502) or was silent (504)."""
+    return f"The upstream {upstream} of tunnel {tunnel_name!r} " + (
+        "did not answer in time." if status == 504 else f"failed: {detail}."
+    )
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short, secret-free reason for an upstream failure."""
+    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+        return f"cannot connect ({exc.strerror or type(exc).__name__})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the upstream closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"unreadable answer ({exc.message})"
+    if isinstance(exc, HttpProcessingError):
+        return "unreadable answer (not HTTP)"
+    return type(exc).__name__
+
+
+async def chunks(stream: StreamReader) -> AsyncIterator[tuple[bytes, bool]]:
+    """``(data, ends_http_chunk)`` pieces of a body until its end.
+
+    Unlike ``StreamReader.iter_chunks()`` this ends on aiohttp's shared empty payload
+    (whose ``readchunk`` never signals the end once it was read to the end before).
+    """
+    if isinstance(stream, EmptyStreamReader):
+        return
+    while True:
+        data, end = await stream.readchunk()
+        if not data and not end:
+            return
+        yield data, end

@@ -1,0 +1,186 @@
+"""Faults of issue 9 ("never a traceback, never a lie") against hostile servers on 127.0.0.1.
+
+Each test drives a deliberately broken server and asserts the exit code and the message;
+a subprocess timeout is only a guard against a hang, never the assertion.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ngrok_inspect.client import AgentClient
+from ngrok_inspect.errors import AgentTimeoutError, ExitCode
+from tests.cli_invoke import invoke
+
+BIN = Path(sys.executable).with_name("ngrok-inspect")
+HANG_GUARD = 60  # seconds: only so that a regression fails instead of hanging the suite
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("NGROK", "FORCE_COLOR"))}
+
+
+@pytest.mark.parametrize("mode", ["trickle", "trickle_headers"])
+def test_api_timeout_is_a_deadline_for_the_whole_call(
+    broken_server: Callable[[str], str], mode: str
+) -> None:
+    # one byte every 20 ms never trips a 0.5 s read timeout: only the deadline ends it
+    url = broken_server(mode)
+    with AgentClient(url, timeout=0.5) as client, pytest.raises(AgentTimeoutError) as e:
+        client.list_requests()
+    err = e.value
+    assert err.exit_code == ExitCode.UNREACHABLE and err.timeout == 0.5
+    assert err.received > 0  # it was answering, slowly: the message says so
+    assert err.message == (
+        f"the agent at {url} sent only {err.received} bytes of its answer within 0.5s"
+    )
+
+
+def test_a_silent_agent_still_reads_as_no_answer(broken_server: Callable[[str], str]) -> None:
+    url = broken_server("hang")
+    with AgentClient(url, timeout=0.3) as client, pytest.raises(AgentTimeoutError) as e:
+        client.tunnels()
+    assert e.value.received == 0
+    assert "accepted the connection but gave no answer within 0.3s" in e.value.message
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        ["--api-timeout", "0.5", "requests", "list"],
+        ["--timeout", "0.5", "requests", "list"],  # the old spelling, before the command
+        ["requests", "list", "--api-timeout", "0.5"],
+    ],
+)
+def test_trickling_agent_fails_the_installed_command_in_time(
+    broken_server: Callable[[str], str], spelling: list[str]
+) -> None:
+    url = broken_server("trickle")
+    p = subprocess.run(
+        [str(BIN), "--api-url", url, *spelling],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env=_env(),
+        check=False,
+    )
+    assert p.returncode == 3, p.stderr
+    assert p.stdout == ""
+    lines = p.stderr.splitlines()
+    assert len(lines) == 2, p.stderr
+    assert lines[0].startswith(f"Error: the agent at {url} sent only ")
+    assert lines[0].endswith(" of its answer within 0.5s")
+    assert lines[1] == "The agent may be busy or hung; raise --api-timeout or restart the agent"
+
+
+def test_trickling_agent_in_process(broken_server: Callable[[str], str]) -> None:
+    r = invoke(["--api-timeout", "0.4", "--api-url", broken_server("trickle_headers"), "status"])
+    assert r.exit_code == 3 and r.stdout == ""
+    assert " of its answer within 0.4s" in r.stderr.splitlines()[0]
+
+
+# -- a closed pipe ends every streaming command at once, exit 0 ----------------------------
+
+
+def _start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(BIN), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()
+    )
+
+
+def _reader_leaves(proc: subprocess.Popen[bytes]) -> tuple[int, str]:
+    """Close our end of the child's stdout (``head`` exiting), then wait for the child."""
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    try:
+        _, err = proc.communicate(timeout=HANG_GUARD)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the command went on after its reader left")
+    return proc.returncode, err.decode()
+
+
+def _stderr_until(proc: subprocess.Popen[bytes], marker: str) -> str:
+    """stderr lines up to the one containing ``marker`` (the command reached its loop)."""
+    assert proc.stderr is not None
+    seen = ""
+    while marker not in seen:
+        line = proc.stderr.readline().decode()
+        assert line, f"ended before saying {marker!r}: {seen}"
+        seen += line
+    return seen
+
+
+def test_follow_exits_0_when_its_reader_leaves(local_agent: Any) -> None:
+    proc = _start(["--api-url", local_agent.api_url, "requests", "list", "-f"])
+    assert proc.stdout is not None
+    # a request sent before follow recorded its starting point is not printed: send until
+    # one is (the line is the signal), as `| head -1` would read it
+    line = b""
+    while not line:
+        requests.get(local_agent.public_url + "/first", timeout=10)
+        if select.select([proc.stdout], [], [], 0.5)[0]:
+            line = proc.stdout.readline()
+    assert b"/first" in line
+    # the reader goes and no more traffic comes: follow must notice without a next write
+    code, err = _reader_leaves(proc)
+    assert code == 0, err
+    assert err == ""
+
+
+def test_wait_exits_0_when_its_reader_leaves(local_agent: Any) -> None:
+    proc = _start(
+        ["--api-url", local_agent.api_url, "wait", "--path", "/never", "--timeout", "10m"]
+    )
+    _stderr_until(proc, "Waiting up to 600s")
+    code, err = _reader_leaves(proc)
+    assert code == 0, err
+    assert "timed out" not in err and "Error" not in err
+
+
+def test_monitor_exits_0_when_its_reader_leaves(local_agent: Any) -> None:
+    proc = _start(["--api-url", local_agent.api_url, "monitor", "--interval", "10m"])
+    _stderr_until(proc, "Monitoring all tunnels")
+    code, err = _reader_leaves(proc)
+    assert code == 0, err
+    assert "Error" not in err
+
+
+def test_watch_reader_sees_the_last_reader_close() -> None:
+    from ngrok_inspect.pipewatch import watch_reader
+
+    r, w = os.pipe()
+    with os.fdopen(w, "w") as out, watch_reader(out) as gone:
+        assert not gone.is_set()
+        os.close(r)
+        assert gone.wait(HANG_GUARD)
+
+
+def test_wait_for_ends_when_stopped(fixture_agent: Any) -> None:
+    import threading
+
+    from ngrok_inspect.filters import RequestFilter
+    from ngrok_inspect.watch import ManualClock, WaitStoppedError, wait_for
+
+    stop = threading.Event()
+    clock = ManualClock(on_sleep=lambda c: stop.set())
+    with pytest.raises(WaitStoppedError) as e:
+        wait_for(
+            fixture_agent.url,
+            RequestFilter(paths=("/never",)),
+            timeout=3600,
+            clock=clock,
+            stop=stop,
+        )
+    assert e.value.matched == [] and e.value.exit_code == 130
+    assert len(clock.sleeps) == 1  # it stopped at the first sleep, not after the hour
