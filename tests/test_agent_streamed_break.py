@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from ngrok_inspect.archive.source import ArchiveSource
+from ngrok_inspect.archive.store import ArchiveWriter
 from ngrok_inspect.filters import RequestFilter
 from ngrok_inspect.local_agent import LocalAgent
 from ngrok_inspect.models import CapturedRequest
@@ -108,3 +111,25 @@ def test_requests_list_errors_and_stats_count_the_cut_answer(
     stats = invoke(["--api-url", local.api_url, "stats", "--json"])
     assert stats.exit_code == 0, stats.stderr
     assert json.loads(stats.stdout)["errors"]["count"] == 1
+
+
+def test_the_archive_counts_the_cut_answer_as_an_error_too(
+    agent: tuple[LocalAgent, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    local, _ = agent
+    requests.get(local.public_url + "/fine", timeout=10)
+    fetch_cut(local.public_url + "/length")
+    db = tmp_path / "traffic.db"
+    writer = ArchiveWriter(db)
+    try:
+        assert writer.add(records(local), "test") == 2
+    finally:
+        writer.close()
+    source = ArchiveSource(db)
+    try:
+        [cut] = source.query(RequestFilter(errors=True))
+        assert cut.path == "/length" and cut.status_code == 200
+        assert cut.error is not None and "broke off" in cut.error
+        assert len(source.query(RequestFilter())) == 2
+    finally:
+        source.close()

@@ -164,8 +164,25 @@ def test_a_slow_but_steady_body_is_not_cut(upstream: RecordingUpstream) -> None:
         assert e["response"]["status_code"] == 200 and "error" not in e
 
 
-def test_the_timeouts_are_documented_defaults() -> None:
-    from ngrok_inspect.local_agent import limits
+def test_the_limits_defaults_are_the_documented_ones() -> None:
+    import inspect
+    from pathlib import Path
 
-    assert limits.DEFAULT_HEADER_TIMEOUT == 10.0
-    assert limits.DEFAULT_BODY_TIMEOUT == 30.0
+    from ngrok_inspect.cli.cmd_agent import agent_command
+    from ngrok_inspect.local_agent import limits
+    from ngrok_inspect.local_agent.config import parse_size
+
+    doc = (Path(__file__).parent.parent / "docs" / "local-agent.md").read_text("utf-8")
+    assert f"| Request head (header timeout) | {limits.DEFAULT_HEADER_TIMEOUT:g} s |" in doc
+    assert f"| Request body idle (body timeout) | {limits.DEFAULT_BODY_TIMEOUT:g} s |" in doc
+    budget_mib = limits.DEFAULT_INFLIGHT_BUDGET // 1024**2
+    assert f"| Body bytes of all captures in flight | {budget_mib} MiB |" in doc
+    assert f"({limits.connection_cap(1024)} at 1024)" in doc
+    library = inspect.signature(LocalAgent).parameters
+    assert library["header_timeout"].default == limits.DEFAULT_HEADER_TIMEOUT
+    assert library["body_timeout"].default == limits.DEFAULT_BODY_TIMEOUT
+    assert library["inflight_budget"].default == limits.DEFAULT_INFLIGHT_BUDGET
+    cli = inspect.signature(agent_command).parameters
+    assert cli["header_timeout"].default == limits.DEFAULT_HEADER_TIMEOUT
+    assert cli["body_timeout"].default == limits.DEFAULT_BODY_TIMEOUT
+    assert parse_size(cli["inflight_budget"].default) == limits.DEFAULT_INFLIGHT_BUDGET
