@@ -224,6 +224,23 @@ def test_catch_up_when_more_than_a_page_arrived(
     assert ids_of(poller.poll()) == new2
 
 
+def test_a_busy_agent_is_not_asked_page_by_page_again_at_every_poll(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    # 200 entries a second: after one poll that had to widen, the next starts near what
+    # it needs (one request), and still misses nothing
+    poller = Poller(client, page=10)
+    poller.poll()
+    second = 1
+    for _ in range(3):
+        new = [scripted.add(second * 1000 + i, second=second) for i in range(200)]
+        second += 1
+        scripted.list_calls.clear()
+        assert ids_of(poller.poll()) == new
+    assert len(scripted.list_calls) == 1
+    assert scripted.list_calls[0] is not None and 200 <= scripted.list_calls[0] <= 1000
+
+
 def test_same_second_entries_sorting_below_the_page_are_not_missed(
     scripted: ScriptedAgent, client: AgentClient
 ) -> None:

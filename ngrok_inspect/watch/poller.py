@@ -100,13 +100,16 @@ class Poller:
         self._pending: set[str] = set()  # ids seen pending, to emit on completion
         self._floor: datetime | None = None  # entries older than this are not new
         self._newest_id: str | None = None  # newest id of the previous poll
+        # the limit to start the next fetch with: about what the last poll had to read, so
+        # a busy agent is not asked for page, 4x page, 16x page... again at every poll
+        self._hint = self.page
 
     # -- fetching
 
     def _fetch(self) -> list[CapturedRequest]:
         """Newest first, widened until it reaches below the floor (or holds everything)."""
         tunnel = self.flt.agent_tunnel_param()
-        limit = self.page
+        limit = max(self.page, self._hint)
         while True:
             reqs = self.client.list_requests(limit=limit, tunnel_name=tunnel)
             if len(reqs) < limit or limit >= MAX_LIMIT:
@@ -226,6 +229,8 @@ class Poller:
         floor = newest - SLACK
         if self._floor is None or floor > self._floor:
             self._floor = floor
+        above = sum(1 for r in reqs if r.start >= self._floor)
+        self._hint = min(2 * above, MAX_LIMIT)  # what is held since the floor, and as many new
         # forget ids below the floor: they can never come back as new
         if len(self._seen) > 4 * self.page + 1000:
             f = self._floor
