@@ -52,7 +52,7 @@ def _document(entries: list[Entry]) -> bytes:
 
 
 def test_listing_pieces_join_to_the_same_document() -> None:
-    store = _filled(2 * PIECE_ENTRIES + 50)
+    store = _filled(2 * PIECE_ENTRIES + 10)
     for limit in (0, 1, PIECE_ENTRIES - 1, PIECE_ENTRIES, PIECE_ENTRIES + 1, 1_000_000):
         pieces = list(store.listing(limit))
         assert b"".join(pieces) == _document(store.newest_first(limit)), limit
