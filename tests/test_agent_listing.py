@@ -66,6 +66,8 @@ def test_listing_pieces_join_to_the_same_document() -> None:
     joined = b"".join(mixed.listing(1_000_000, "we"))
     assert joined == _document(mixed.newest_first(1_000_000, "we"))
     assert len(json.loads(joined)["requests"]) == 100
+    short = b"".join(mixed.listing(30, "we"))  # a short listing picks its entries at once
+    assert short == _document(mixed.newest_first(30, "we"))
 
 
 def test_pieces_are_bounded_in_bytes_too() -> None:

@@ -31,6 +31,7 @@ ENTRY_OVERHEAD = 1000
 # a few milliseconds of serialization between two yields to the event loop.
 PIECE_ENTRIES = 50
 PIECE_BYTES = 256 * 1024
+SHORT_LISTING = 1000  # up to this limit the entries to list are picked at once
 LISTING_HEAD = b'{"uri":"/api/requests/http","requests":['
 LISTING_TAIL = b"]}"
 _CANONICAL: dict[bytes, str] = {}  # wire name -> canonical name, for the names seen most
@@ -351,13 +352,16 @@ class Store:
         event loop between pieces and never holds the whole document. A listing that
         fits in one piece is one piece.
         """
-        return self._pieces(self._order.copy(), max(limit, 0), tunnel_substring)
+        if limit <= SHORT_LISTING:  # the newest few: found at once, no copy of every id
+            ids = [e.id for e in self.newest_first(limit, tunnel_substring)]
+            return self._pieces(ids, limit, None)
+        return self._pieces(reversed(self._order.copy()), limit, tunnel_substring)
 
-    def _pieces(self, ids: deque[str], limit: int, tunnel: str | None) -> Iterator[bytes]:
+    def _pieces(self, ids: Iterable[str], limit: int, tunnel: str | None) -> Iterator[bytes]:
         sep = LISTING_HEAD  # what goes before the next entry
         parts: list[bytes] = []
         size = listed = 0
-        for entry_id in reversed(ids):
+        for entry_id in ids:  # newest first
             if listed >= limit:
                 break
             entry = self._entries.get(entry_id)
