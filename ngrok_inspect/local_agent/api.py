@@ -31,6 +31,7 @@ from ngrok_inspect.local_agent.core import (
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _INT = re.compile(r"^[+-]?[0-9]+$")
 DEFAULT_LIMIT = 100
+LISTING_SLICE = 0.005  # seconds a long listing runs before it lets the proxy run
 TUNNEL_KEYS = frozenset(
     {
         "name",
@@ -284,15 +285,21 @@ class AgentApi:
         more = next(pieces, None)
         if more is None:  # a short listing: one answer with a Content-Length
             return web.Response(body=first, content_type="application/json")
-        # A long listing is streamed (chunked), yielding to the event loop after each piece
-        # so that proxied requests keep flowing, and never held whole in memory.
+        # A long listing is streamed (chunked) and never held whole in memory. It runs in
+        # slices of LISTING_SLICE seconds with the event loop free in between, so proxied
+        # requests keep flowing; a slice per turn (not a piece per turn) so that the
+        # listing is not starved either when the proxy is saturated.
         answer = web.StreamResponse()
         answer.content_type = "application/json"
+        loop = asyncio.get_running_loop()
         try:
             await answer.prepare(request)
+            until = loop.time() + LISTING_SLICE
             for piece in itertools.chain((first, more), pieces):
                 await answer.write(piece)
-                await asyncio.sleep(0)
+                if loop.time() >= until:
+                    await asyncio.sleep(0)
+                    until = loop.time() + LISTING_SLICE
             await answer.write_eof()
         except ConnectionError:
             pass  # the caller went away mid-listing: nothing more to send
