@@ -31,7 +31,7 @@ from ngrok_inspect.local_agent.core import (
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _INT = re.compile(r"^[+-]?[0-9]+$")
 DEFAULT_LIMIT = 100
-LISTING_SLICE = 0.005  # seconds a long listing runs before it lets the proxy run
+LISTING_SLICE = 0.002  # seconds a long listing runs before it lets the proxy run
 TUNNEL_KEYS = frozenset(
     {
         "name",
