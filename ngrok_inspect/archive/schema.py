@@ -110,7 +110,7 @@ def archive_error(e: sqlite3.Error, p: str | Path) -> ArchiveError:
             f"archive {str(p)!r} is locked by another writer",
             hint="Wait for it to finish, or record into another file",
         )
-    if "full" in text:
+    if "full" in text or "disk I/O error" in text:  # ENOSPC; EFBIG (a file size limit)
         err = ArchiveError(
             f"archive {str(p)!r}: disk full; the last batch was not stored",
             hint="Free some space, or prune with --retain/--max-size",
