@@ -133,27 +133,35 @@ def test_disk_filling_while_recording_exits_1_and_keeps_what_was_stored(
     local_agent: Any, tmp_path: Path
 ) -> None:
     pub = local_agent.tunnels[0].public_url
-    for n in range(3):
-        requests.get(f"{pub}/small/{n}", timeout=10)
-    for n in range(6):
-        requests.post(f"{pub}/big/{n}", data=os.urandom(300_000), timeout=10)
     db = tmp_path / "a.sqlite"
-    proc = subprocess.run(
-        [*EXE, "record", "--db", str(db), "--count", "9", "--api-url", local_agent.api_url],
-        capture_output=True,
-        timeout=120,
+    proc = subprocess.Popen(
+        [*EXE, "record", "--db", str(db), "--json", "--api-url", local_agent.api_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         preexec_fn=_limited(1_200_000),
     )
-    stderr = proc.stderr.decode()
-    assert proc.returncode == 1, stderr
-    assert proc.stdout == b""
+    try:
+        lines = _reader(proc.stdout)  # type: ignore[arg-type]
+        for n in range(3):
+            requests.get(f"{pub}/small/{n}", timeout=10)
+        small = _take(lines, 3)  # stored and committed before the disk fills
+        for n in range(6):
+            requests.post(f"{pub}/big/{n}", data=os.urandom(300_000), timeout=10)
+        assert proc.wait(timeout=60) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read().decode()  # type: ignore[union-attr]
     assert "the last batch was not stored" in stderr and "Traceback" not in stderr
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    stored = conn.execute("SELECT path, length(request_raw) FROM captures").fetchall()
+    stored = conn.execute("SELECT id, path, length(request_raw) FROM captures").fetchall()
+    assert {r["id"] for r in small} <= {row[0] for row in stored}
     assert 3 <= len(stored) < 9  # some fit, the rest did not
     # every row is whole: the raw request of each big one holds its 300000-byte body
-    assert all(size > 300_000 for path, size in stored if path.startswith("/big/"))
+    assert all(size > 300_000 for _, path, size in stored if path.startswith("/big/"))
+    assert f"{len(stored)} new captures stored in" in stderr
 
 
 # --- record through a clear and an agent restart ---------------------------------------------
