@@ -27,9 +27,11 @@ from ngrok_inspect.watch.monitor import (
 )
 from ngrok_inspect.watch.poller import SLACK, FollowEvent, Poller, follow, is_agent_down
 from ngrok_inspect.watch.wait import (
+    NearMiss,
     UnexpectedStatusError,
     WaitStoppedError,
     WaitTimeoutError,
+    near_misses,
     wait_for,
 )
 
@@ -43,6 +45,7 @@ __all__ = [
     "IntervalReport",
     "ManualClock",
     "Monitor",
+    "NearMiss",
     "Poller",
     "SystemClock",
     "TriggerError",
@@ -53,6 +56,7 @@ __all__ = [
     "error_summary",
     "follow",
     "is_agent_down",
+    "near_misses",
     "run_alert_hook",
     "run_trigger",
     "wait_for",
