@@ -208,9 +208,17 @@ def wait_for(
                 left = deadline - clock.monotonic()
                 if left <= 0:
                     raise _timeout_error(
-                        flt, count, timeout, matched, include_existing, last_down, [], 0,
+                        flt,
+                        count,
+                        timeout,
+                        matched,
+                        include_existing,
+                        last_down,
+                        [],
+                        0,
                         trigger=True,
-                    )  # fmt: skip
+                        agent=agent.describe(),
+                    )
                 if clock.sleep(min(poll_interval, left), stop):
                     raise WaitStoppedError(matched)
                 if handle(poller.poll()):
@@ -228,7 +236,17 @@ def wait_for(
     finally:
         if own:
             agent.close()
-    raise _timeout_error(flt, count, timeout, matched, include_existing, last_down, missed, others)
+    raise _timeout_error(
+        flt,
+        count,
+        timeout,
+        matched,
+        include_existing,
+        last_down,
+        missed,
+        others,
+        agent=agent.describe(),
+    )
 
 
 def _timeout_error(
@@ -242,12 +260,15 @@ def _timeout_error(
     others: int,
     *,
     trigger: bool = False,
+    agent: str,
 ) -> WaitTimeoutError:
     what = _plural(count, "request")
     if not flt.is_empty:
         what += f" matching {flt.describe()}"
     scope = "" if include_existing else " (new since the wait began)"
-    msg = f"timed out after {timeout:g}s waiting for {what}{scope}: {len(matched)} matched"
+    # the agent watched, and why that one: another agent on 4040 is a classic CI trap
+    msg = f"timed out after {timeout:g}s waiting for {what}{scope} at {agent}: "
+    msg += f"{len(matched)} matched"
     if others:
         msg += f", {_plural(others, 'other')} arrived"
     if last_down:
