@@ -9,10 +9,10 @@ it, and ``--ready-file`` hands the address to the next command of a script.
 from __future__ import annotations
 
 import contextlib
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ngrok_inspect.cli.output import Output
 from ngrok_inspect.errors import UsageError
 from ngrok_inspect.settings import DEFAULT_API_URL, ENV_API_URL
 
@@ -23,9 +23,8 @@ __all__ = ["ReadyFile", "api_url_argument", "note", "print_banner", "ready_lines
 
 
 def note(text: str) -> None:
-    """A line for the human, on stderr."""
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    """A line for the human, on stderr (through the seam: control characters escaped)."""
+    Output.notice(text)
 
 
 def api_url_argument(api_url: str) -> str:
@@ -35,7 +34,7 @@ def api_url_argument(api_url: str) -> str:
     return port if host == "127.0.0.1" else host_port
 
 
-def print_banner(agent: LocalAgent, *, wanted: str) -> None:
+def print_banner(agent: LocalAgent, *, wanted: str, notes: list[str] | None = None) -> None:
     """Each tunnel (name, public URL -> upstream), the API URL, how the other commands find
     it, and warnings (an upstream that does not answer, a listener open to the network).
     The caller ends it with "Press Ctrl-C to stop." once the ready file is written."""
@@ -50,6 +49,8 @@ def print_banner(agent: LocalAgent, *, wanted: str) -> None:
         capture = "" if t.inspect else "  (inspect: false, not captured)"
         note(f"Tunnel  {t.name:<{width}}  {t.public_url} -> {target}{capture}")
     note(f"API     {agent.api_url}/api")
+    for line in notes or []:
+        note(line)
     if agent.api_url != DEFAULT_API_URL:
         wanted_port = parse_hostport(wanted)[1]
         moved = bool(wanted_port) and not agent.api_url.endswith(f":{wanted_port}")
