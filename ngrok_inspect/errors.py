@@ -191,6 +191,20 @@ class InvalidResponseError(AgentError):
         self.reason = reason
 
 
+class RawUnreadableError(AgentError):
+    """``--raw``/``--body`` of a message whose ``raw`` the agent sent garbled (exit 5):
+    there are no exact bytes to write, and an empty output would be a lie."""
+
+    def __init__(self, request_id: str, side: str, reason: str) -> None:
+        super().__init__(
+            f"the agent's raw bytes of the {side} of {request_id} are unreadable ({reason})",
+            hint="'ngrok-inspect requests show' without --raw/--body shows what the agent "
+            "parsed; the raw bytes themselves are lost",
+        )
+        self.request_id = request_id
+        self.side = side
+
+
 class ConditionNotMetError(NgrokInspectError):
     """A wait timed out, an alert fired, a check failed (exit 6)."""
 

@@ -192,6 +192,7 @@ def show_command(
             req = client.get_request(client.resolve_id(request_id))
             public_urls = {} if (raw or body or as_json) else _public_urls(client)
     if raw:
+        req.check_raw("request", "response")  # exit 5, not an empty or half exchange
         out.exchange(req)
     elif body is not None:
         msg = req.request if body == "request" else req.response
@@ -200,6 +201,7 @@ def show_command(
                 f"request {req.id} has no response yet",
                 hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
             )
+        req.check_raw(body)
         out.raw_bytes(msg.body.data, what=f"the {body} body", newline_on_terminal=True)
     else:
         out.request(req, public_urls)
