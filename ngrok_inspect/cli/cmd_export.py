@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import DbOpt, OptionalLimitOpt, with_filters
 from ngrok_inspect.export import FORMAT_SPECS, FORMATS
@@ -31,7 +32,7 @@ def export_command(
             "--format",
             "-F",
             metavar="|".join(FORMATS),
-            autocompletion=lambda: list(FORMATS),
+            autocompletion=completion.export_formats,
             help=" · ".join(f"{f.name}: {f.description}" for f in FORMAT_SPECS)
             + " (case-insensitive).",
         ),
@@ -72,13 +73,14 @@ def export_command(
     unless you pass --no-redact. json, ndjson and raw list newest first; har and curl oldest
     first.
     """
-    from ngrok_inspect.atomicio import write_atomic, write_stdout
+    from ngrok_inspect.atomicio import write_atomic
     from ngrok_inspect.cli.cmd_requests import fetch_requests
+    from ngrok_inspect.cli.output import Output
     from ngrok_inspect.errors import UsageError
     from ngrok_inspect.export import export, get_format
     from ngrok_inspect.redaction import RedactionPolicy
-    from ngrok_inspect.render import output
 
+    out = Output.open()  # the format decides the bytes; the seam writes them and the messages
     if no_redact and redact_names:
         raise UsageError("--redact and --no-redact exclude each other", hint="Give one of them")
     spec = get_format(fmt)
@@ -99,21 +101,21 @@ def export_command(
     what = f"{len(reqs)} request{'s' if len(reqs) != 1 else ''}"
     if not reqs:
         where = f"in {db}" if db is not None else f"at {st.settings.api_url}"
-        output.notice(f"No captured requests ({flt.describe()}) {where}")
+        out.notice("No captured requests ({}) {}", flt.describe(), where)
     if result.undecodable:
-        output.notice(
-            f"Warning: {len(result.undecodable)} request(s) had raw bytes that are not valid "
-            f"base64 ({', '.join(result.undecodable[:5])}): exported without them "
-            "(raw: null, body unknown)"
+        out.warn(
+            f"{len(result.undecodable)} request(s) had raw bytes that are not valid "
+            "base64 ({}): exported without them (raw: null, body unknown)",
+            ", ".join(result.undecodable[:5]),
         )
     if no_redact:
         redaction = "not redacted"
     else:
         redaction = f"{result.redacted} value{'s' if result.redacted != 1 else ''} redacted"
     if output_file is None or str(output_file) == "-":
-        write_stdout(result.text)
+        out.exact(result.text)
         if reqs:
-            output.notice(f"Exported {what} ({spec.name}, {redaction})")
+            out.notice(f"Exported {what} ({spec.name}, {redaction})")
         return
     write_atomic(output_file, result.text, force=force)
-    output.notice(f"Exported {what} ({spec.name}, {redaction}) to {output_file}")
+    out.notice(f"Exported {what} ({spec.name}, {redaction}) to {{}}", output_file)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import ErrorsOpt, JsonOpt, SinceOpt, StatusOpt, WhereOpt
 from ngrok_inspect.errors import ConditionNotMetError, UsageError
@@ -58,18 +59,33 @@ def find_replay(
 def replay_command(
     request_id: Annotated[
         str | None,
-        typer.Argument(metavar="[ID]", help="A full id, a unique prefix of one, or 'last'."),
+        typer.Argument(
+            metavar="[ID]",
+            help="A full id, a unique prefix of one, or 'last'.",
+            autocompletion=completion.request_ids,
+        ),
     ] = None,
     tunnel: Annotated[
         str | None,
-        typer.Option("--tunnel", metavar="NAME", help="Replay through this tunnel instead."),
+        typer.Option(
+            "--tunnel",
+            metavar="NAME",
+            help="Replay through this tunnel instead.",
+            autocompletion=completion.tunnel_names,
+        ),
     ] = None,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Return once the agent accepted the replay.")
     ] = False,
     as_json: JsonOpt = False,
     method: Annotated[
-        str | None, typer.Option("--method", metavar="M", help="Send with this method.")
+        str | None,
+        typer.Option(
+            "--method",
+            metavar="M",
+            help="Send with this method.",
+            autocompletion=completion.methods,
+        ),
     ] = None,
     path: Annotated[
         str | None,
@@ -115,7 +131,12 @@ def replay_command(
     ] = False,
     fmt: Annotated[
         str,
-        typer.Option("--format", metavar="http|json|curl", help="With --dry-run: how to print it."),
+        typer.Option(
+            "--format",
+            metavar="http|json|curl",
+            help="With --dry-run: how to print it.",
+            autocompletion=completion.dry_run_formats,
+        ),
     ] = "http",
     resign: Annotated[
         str | None,
@@ -169,10 +190,10 @@ def replay_command(
     duration (--json: its record). Waits up to --timeout seconds for it. With edits,
     --to, --resign, --dry-run or --db the request is sent by ngrok-inspect itself: through
     the tunnel's public URL (so it is captured) or to --to URL. See docs/replay.md."""
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output, OutputMode
+    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
 
     st = state()
-    from ngrok_inspect.cli.replay_edit import EditArgs, run_edited
 
     args = EditArgs(
         method=method,
@@ -228,13 +249,14 @@ def replay_command(
         known = {r["id"] for r in client.list_requests_raw(limit=SCAN) if "id" in r}
         client.replay(original.id, tunnel_name=tunnel)
         if no_wait:
-            output.notice(f"Replay of {original.id} accepted by {st.settings.api_url}")
+            Output.notice("Replay of {} accepted by {}", original.id, st.settings.api_url)
             return
         new = find_replay(client, original, known, st.settings.timeout)
-    if as_json:
-        output.write_json(new.to_dict())
+    out = Output.open(json=as_json)
+    if out.mode is OutputMode.JSON:
+        out.document(new.to_dict())
         return
     from ngrok_inspect.render.text import duration_text
 
     shown = new.response.status if new.response is not None else "pending"
-    output.write(f"{new.id}\t{shown}\t{duration_text(new.duration_ms)} ms\n")
+    out.row(new.id, shown, f"{duration_text(new.duration_ms)} ms")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import DbOpt, JsonOpt, with_filters
 from ngrok_inspect.errors import ConditionNotMetError
 from ngrok_inspect.filters import RequestFilter
-
-if TYPE_CHECKING:
-    from ngrok_inspect.webhooks.checking import Checked
 
 
 @app.command(
@@ -30,7 +28,9 @@ def verify_command(
     ids: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[ID]...", help="Ids, unique prefixes or 'last' (default: every match)."
+            metavar="[ID]...",
+            help="Ids, unique prefixes or 'last' (default: every match).",
+            autocompletion=completion.request_ids,
         ),
     ] = None,
     provider: Annotated[
@@ -70,10 +70,12 @@ def verify_command(
     from datetime import datetime, timezone
 
     from ngrok_inspect.cli.cmd_requests import fetch_requests
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
+    from ngrok_inspect.render.verify import verify_plain
     from ngrok_inspect.webhooks.checking import check_all
     from ngrok_inspect.webhooks.secrets import read_secret
 
+    out = Output.open(json=as_json)
     key = read_secret(secret, secret_env, secret_file)
     st = state()
     if db is not None:
@@ -94,13 +96,15 @@ def verify_command(
         reqs = flt.apply(reqs)
     clock = datetime.now(timezone.utc) if now else None
     checked = check_all(reqs, provider, key, now=clock, url=url)
-    if as_json:
-        output.write_json([c.to_dict() for c in checked])
-    elif checked:
-        output.write(render_table(checked))
+    out.view(
+        json=lambda: [c.to_dict() for c in checked],
+        plain=(lambda: verify_plain(checked)) if checked else None,  # on a terminal too
+    )
     if not checked:
-        where = f"in {db}" if db is not None else f"at {st.settings.api_url}"
-        output.notice(f"No captured requests to verify {where}")
+        out.notice(
+            "No captured requests to verify {}",
+            f"in {db}" if db is not None else f"at {st.settings.api_url}",
+        )
         return
     bad = [c for c in checked if not c.result.ok]
     if bad:
@@ -110,30 +114,3 @@ def verify_command(
                 "See the reason column; re-sign with 'replay ID --resign PROVIDER --secret-env VAR'"
             ),
         )
-
-
-def render_table(checked: list[Checked]) -> str:
-    from ngrok_inspect import escape
-    from ngrok_inspect.render.text import time_text
-
-    rows = [("ID", "TIME", "METHOD", "PATH", "PROVIDER", "RESULT", "AGE", "REASON")]
-    for c in checked:
-        r = c.result
-        rows.append(
-            (
-                escape.field(c.request.id),
-                time_text(c.request.start),
-                escape.field(c.request.method),
-                escape.field(c.request.path),
-                r.provider or "-",
-                r.status,
-                "-" if r.age_s is None else f"{r.age_s:.0f}s",
-                escape.field(r.reason or ""),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
-        for row in rows
-    ]
-    return "\n".join(line.rstrip() for line in lines) + "\n"

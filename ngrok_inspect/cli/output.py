@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from ngrok_inspect.models import CapturedRequest
     from ngrok_inspect.redaction import RedactionPolicy
+    from ngrok_inspect.render.requests import FollowTable
 
 __all__ = ["Output", "OutputMode", "decide_mode", "json_text"]
 
@@ -113,7 +114,7 @@ class Output:
         #: stdout acts as a terminal (FORCE_COLOR counts): indented JSON, newline after --body
         self.terminal = is_terminal() if terminal is None else terminal
         self._console: Console | None = None
-        self._follow_header = mode is OutputMode.TABLE
+        self._follow_table: FollowTable | None = None
 
     @classmethod
     def open(
@@ -185,12 +186,13 @@ class Output:
         if self.mode in (OutputMode.JSON, OutputMode.NDJSON):
             self.objects([req.to_dict()])
         elif self.mode is OutputMode.TABLE:
-            from ngrok_inspect.render.monitor import follow_header, follow_text
+            from ngrok_inspect.render.requests import FollowTable
 
-            if self._follow_header:
-                self._follow_header = False
-                self.rich(follow_header(width=self.width))
-            self.rich(follow_text(req, width=self.width))
+            if self._follow_table is None:
+                # the columns of 'requests list' at this width, planned once
+                self._follow_table = FollowTable(width=self.width)
+                self.rich(self._follow_table.header())
+            self.rich(self._follow_table.row(req))
         else:
             self.records([req])
 
@@ -283,6 +285,17 @@ class Output:
             )
         self._write(data)
         if newline_on_terminal and data and not data.endswith(b"\n") and self.terminal:
+            self._write("\n")
+
+    def shown_bytes(self, data: bytes) -> None:
+        """Bytes a person asked to see (``replay --show-response``): exact when piped; on a
+        terminal as text with control characters visible (the replay already happened,
+        so this does not refuse). Ends with a newline."""
+        if _stdout_is_tty() and not escape.is_terminal_safe(data):
+            self.text(data.decode("utf-8", "replace"))
+        else:
+            self._write(data)
+        if data and not data.endswith(b"\n"):
             self._write("\n")
 
     def rich(self, renderable: RenderableType, *, crop: bool = True) -> None:

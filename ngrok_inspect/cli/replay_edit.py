@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ngrok_inspect import escape
 from ngrok_inspect.cli.app import state
 from ngrok_inspect.errors import UsageError
 
 if TYPE_CHECKING:
+    from ngrok_inspect.cli.output import Output
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.filters import RequestFilter
     from ngrok_inspect.models import CapturedRequest
@@ -91,11 +93,12 @@ def read_body(spec: str) -> bytes:
 
 
 def _ask(question: str) -> bool:
+    from ngrok_inspect.cli.output import Output
+
     if not sys.stdin.isatty():
         return False
-    sys.stderr.write(question + " [Y/n] ")
-    sys.stderr.flush()
-    return sys.stdin.readline().strip().lower() in ("", "y", "yes")
+    answer = Output.ask(question + " [Y/n] ")
+    return answer is None or answer.lower() in ("", "y", "yes")
 
 
 def _secret(args: EditArgs) -> str | None:
@@ -140,7 +143,7 @@ def _send_one(
     wait: bool,
     timeout: float,
 ) -> tuple[str | None, SentResult]:
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
     from ngrok_inspect.replay import send
 
     known: set[str] = set()
@@ -148,9 +151,9 @@ def _send_one(
         known = {r["id"] for r in client.list_requests_raw(limit=50) if "id" in r}
     result = send(out, base, timeout=max(timeout, 1.0))
     if result.dropped_encoding:
-        output.notice(
-            f"Content-Encoding {result.dropped_encoding} cannot be re-encoded: "
-            "it was dropped and the body sent as is"
+        Output.notice(
+            "Content-Encoding {} cannot be re-encoded: it was dropped and the body sent as is",
+            result.dropped_encoding,
         )
     if not (captured and wait):
         return None, result
@@ -179,8 +182,9 @@ def run_edited(
     as_json: bool,
     db: str | None = None,
 ) -> None:
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
 
+    emit = Output.open(json=as_json)  # `out` is the request to send, here
     secret = _secret(args)
     edits = args.edits()
     st = state()
@@ -194,14 +198,17 @@ def run_edited(
 
             final, url = for_destination(out, base)
             shown = render(final, url, "json" if as_json else args.format)
-            if isinstance(shown, str):
-                output.write(shown)
+            if isinstance(shown, dict):
+                emit.document(shown)
+            elif args.format == "curl":
+                emit.exact(shown)  # a script: its quoting is the contract
             else:
-                output.write_json(shown)
+                emit.text(shown)
             if final.wire()[2]:
-                output.notice(
-                    f"Content-Encoding {final.wire()[2]} cannot be re-encoded: "
-                    "it is dropped and the body sent as is"
+                emit.notice(
+                    "Content-Encoding {} cannot be re-encoded: it is dropped and the body "
+                    "sent as is",
+                    final.wire()[2],
                 )
             return
         new_id, result = _send_one(
@@ -214,23 +221,22 @@ def run_edited(
             timeout=st.settings.timeout,
         )
     if as_json:
-        output.write_json({"id": new_id, "replay_of": original.id, **result.to_dict()})
+        emit.document({"id": new_id, "replay_of": original.id, **result.to_dict()})
         return
-    _print_result(new_id, result, show_response=args.show_response)
+    _print_result(emit, new_id, result, show_response=args.show_response)
 
 
-def _print_result(new_id: str | None, result: SentResult, *, show_response: bool) -> None:
-    from ngrok_inspect.render import output
+def _print_result(
+    emit: Output, new_id: str | None, result: SentResult, *, show_response: bool
+) -> None:
     from ngrok_inspect.render.text import duration_text
 
-    output.write(f"{new_id or '-'}\t{result.status}\t{duration_text(result.duration_ms)} ms\n")
+    emit.row(new_id or "-", result.status, f"{duration_text(result.duration_ms)} ms")
     if show_response:
-        lines = [f"HTTP/1.1 {result.status} {result.reason}"]
-        lines += [f"{k}: {v}" for k, v in result.headers]
-        output.write("\n".join(lines) + "\n\n")
-        output.write_bytes(result.body)
-        if result.body and not result.body.endswith(b"\n"):
-            output.write("\n")
+        lines = [f"HTTP/1.1 {result.status} {escape.field(result.reason)}"]
+        lines += [f"{escape.field(k)}: {escape.field(v)}" for k, v in result.headers]
+        emit.text("\n".join(lines) + "\n\n")
+        emit.shown_bytes(result.body)
 
 
 def status_matches(status: int, pattern: str) -> bool:
@@ -262,9 +268,10 @@ def run_all(
     import time
 
     from ngrok_inspect.cli.cmd_requests import fetch_requests
+    from ngrok_inspect.cli.output import Output
     from ngrok_inspect.errors import ConditionNotMetError, NgrokInspectError
-    from ngrok_inspect.render import output
 
+    emit = Output.open(json=as_json)
     if args.edit or args.dry_run:
         raise UsageError("--all cannot be combined with --edit or --dry-run", hint="Replay one ID")
     valid = re.compile(r"^\s*(?:[1-5]xx|[1-5]\d\d)\s*$", re.IGNORECASE)
@@ -285,7 +292,7 @@ def run_all(
         else:
             reqs = list(reversed(fetch_requests(client, flt, None)))
         if not reqs:
-            output.notice(f"No captured requests matching {flt.describe()} to replay")
+            emit.notice("No captured requests matching {} to replay", flt.describe())
             return
         for n, original in enumerate(reqs):
             if n and delay > 0:
@@ -299,7 +306,7 @@ def run_all(
                 )  # fmt: skip
             except NgrokInspectError as e:
                 failures += 1
-                output.notice(f"{original.id}: {e.message}")
+                emit.notice("{}: {}", original.id, e.message)
                 records.append({"replay_of": original.id, "error": e.message})
                 if fail_fast:
                     break
@@ -310,13 +317,13 @@ def run_all(
             failures += 0 if ok else 1
             records.append({"id": new_id, "replay_of": original.id, **result.to_dict()})
             if not as_json:
-                output.write(f"{original.id}\t{new_id or '-'}\t{result.status}\n")
+                emit.row(original.id, new_id or "-", result.status)
             if not ok and fail_fast:
                 break
     if as_json:
-        output.write_json(records)
+        emit.document(records)
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none"
-    output.notice(f"Replayed {len(records)} of {len(reqs)}; statuses {counts}; failures {failures}")
+    emit.notice(f"Replayed {len(records)} of {len(reqs)}; statuses {counts}; failures {failures}")
     if failures:
         raise ConditionNotMetError(
             f"{failures} replay(s) failed"
@@ -370,7 +377,7 @@ def _warn_signature(original: CapturedRequest, out: OutgoingRequest) -> None:
     from datetime import datetime, timezone
 
     from ngrok_inspect import webhooks
-    from ngrok_inspect.render import output
+    from ngrok_inspect.cli.output import Output
 
     prov = webhooks.detect(original)
     if prov is None:
@@ -393,7 +400,8 @@ def _warn_signature(original: CapturedRequest, out: OutgoingRequest) -> None:
         stale = ts is not None and datetime.now(timezone.utc).timestamp() - ts > prov.tolerance_s
     if edited or stale:
         why = "its body was edited" if edited else "its timestamped signature is now stale"
-        output.notice(
-            f"Warning: {original.id} is signed by {prov.name} and {why}: "
-            f"the receiver will reject it. Re-sign with --resign {prov.name} --secret-env VAR"
-        )
+        Output.warn(
+            "{} is signed by {} and {}: the receiver will reject it. "
+            "Re-sign with --resign {} --secret-env VAR",
+            original.id, prov.name, why, prov.name,
+        )  # fmt: skip
