@@ -55,7 +55,7 @@ def test_list_json_records(fixture_agent: FixtureAgentServer) -> None:
     assert hook["response"]["status"] == "201 Created"
     assert set(hook) == {
         "id", "tunnel", "remote_addr", "start", "duration_ms", "method", "uri", "path",
-        "status_code", "request", "response",
+        "status_code", "request", "response", "error",
     }  # fmt: skip
 
 
