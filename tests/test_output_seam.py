@@ -31,7 +31,6 @@ EXEMPT = {"output.py", "__init__.py"}
 NOT_YET = {
     "cmd_agent.py",
     "cmd_monitor.py",
-    "cmd_record.py",
 }
 
 _STREAMS = {"stdout", "stderr"}
