@@ -265,3 +265,57 @@ def test_decode_raw_catches_what_a2b_base64_skips() -> None:
     assert decode_raw("") == (b"", None)
     for bad in ("!!!!", "aGk=!!", "aGk", "a", 42):
         assert decode_raw(bad) == (b"", "invalid base64"), bad
+
+
+# -- error messages quote agent data escaped, on one line ------------------------------------
+
+
+class _HostileErrorsAgent(FixtureAgentServer):
+    """The recorded agent, but its tunnel has a hostile name and listing answers a 400
+    whose reason phrase, ``msg`` and ``details`` carry terminal control and newlines."""
+
+    NAME = "ev\x1bil\tna\nme"
+
+    def route(self, method: str, target: str, body: bytes) -> Any:
+        path = target.split("?")[0]
+        answer = super().route(method, target, body)
+        if method == "GET" and path == "/api/requests/http":
+            err = {
+                "error_code": 999,
+                "status_code": 400,
+                "msg": "bad\x1b]0;PWNED\x07\nsecond line",
+                "details": {"err": "x\x1b[2Jy\nz"},
+            }
+            answer.status, answer.reason = 400, "Bad\x1b[5mRequest"
+            answer.headers = [("Content-Type", "application/json")]
+            answer.body = json.dumps(err).encode()
+        if method == "GET" and path == "/api/tunnels":
+            doc = json.loads(answer.body)
+            for item in doc["tunnels"]:
+                item["name"] = self.NAME
+            answer.body = json.dumps(doc).encode()
+        return answer
+
+
+def test_agent_error_text_is_escaped_on_one_line() -> None:
+    with _HostileErrorsAgent() as agent:
+        r = invoke(["--api-url", agent.url, "requests", "list", "--json"])
+    assert r.exit_code == 5 and r.stdout == ""
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, r.stderr  # cause + hint, whatever newlines the agent sent
+    assert lines[0] == (
+        f"Error: the agent at {agent.url} answered 400 Bad\\e[5mRequest: "
+        "bad\\e]0;PWNED\\x07\\nsecond line (error 999); address from --api-url"
+    )
+    assert lines[1].endswith("(details: err=x\\e[2Jy\\nz)")
+
+
+def test_hostile_tunnel_names_in_a_not_found_error() -> None:
+    with _HostileErrorsAgent() as agent:
+        r = invoke(["--api-url", agent.url, "requests", "list", "--tunnel", "nope"])
+    assert r.exit_code == 4 and r.stdout == ""
+    assert "\x1b" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, r.stderr
+    assert "no tunnel named 'nope' (tunnels: ev\\eil\\tna\\nme)" in lines[0]

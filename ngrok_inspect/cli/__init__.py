@@ -191,9 +191,13 @@ def _is_broken_pipe(exc: BaseException | None) -> bool:
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
-    sys.stderr.write(f"Error: {message}\n")
+    """``Error: <cause>`` (one line, whatever it quotes) and the hint (its own lines kept),
+    control characters shown escaped: a message can quote an agent's or traffic's text."""
+    from ngrok_inspect import escape
+
+    sys.stderr.write(f"Error: {escape.field(message)}\n")
     if hint:
-        sys.stderr.write(f"{hint}\n")
+        sys.stderr.write("\n".join(escape.field(line) for line in hint.split("\n")) + "\n")
     return int(code)
 
 
