@@ -191,13 +191,17 @@ def _is_broken_pipe(exc: BaseException | None) -> bool:
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
-    """``Error: <cause>`` (one line, whatever it quotes) and the hint (its own lines kept),
-    control characters shown escaped: a message can quote an agent's or traffic's text."""
+    """``Error: <cause>`` and the hint, control characters shown escaped line by line (the
+    message's own newlines kept: a ``--where`` error draws its caret under the expression).
+    Agent and traffic text is escaped where a message quotes it, so it stays on its line."""
     from ngrok_inspect import escape
 
-    sys.stderr.write(f"Error: {escape.field(message)}\n")
+    def safe(text: str) -> str:
+        return "\n".join(escape.field(line) for line in text.split("\n"))
+
+    sys.stderr.write(f"Error: {safe(message)}\n")
     if hint:
-        sys.stderr.write("\n".join(escape.field(line) for line in hint.split("\n")) + "\n")
+        sys.stderr.write(safe(hint) + "\n")
     return int(code)
 
 
