@@ -129,8 +129,8 @@ def test_moved_agent_says_how_the_other_commands_find_it(start: Any, upstream: U
         port = api.rsplit(":", 1)[1]
         assert api != other.api_url
         assert agent.line("Note: ") == (
-            f"Note: port {taken} was taken; the API is on {api}. Point the other commands at "
-            f"it with --api-url {port}, or NGROK_INSPECT_API_URL={api}"
+            f"Note: port {taken} was taken, so the API is on {api}; point the other commands "
+            f"at it with --api-url {port}, or NGROK_INSPECT_API_URL={api}"
         )
         # what the note says works, and reaches this agent, not the other one
         p = subprocess.run(
