@@ -6,7 +6,6 @@ load them.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.output import Output
 from ngrok_inspect.errors import UsageError
 
 if TYPE_CHECKING:
@@ -139,6 +139,7 @@ class _RequestLine:
 
     def __init__(self, *, multi: bool) -> None:
         self.multi = multi
+        self.out = Output.open()
 
     def __call__(self, summary: dict[str, Any]) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(summary["start"]))
@@ -146,16 +147,13 @@ class _RequestLine:
         tunnel = f"{summary['tunnel_name']}  " if self.multi else ""
         ms = summary["duration"] / 1e6
         line = f"{stamp}  {tunnel}{summary['method']:<7} {summary['uri']}  {status}  {ms:.1f} ms"
-        try:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        # escaped by the seam (method and URI are the stranger's); a closed stdout must not
+        # stop the agent, whose thread this is
+        self.out.line(line, best_effort=True)
 
 
 def _note(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    Output.notice(text)
 
 
 def _run_until_signal(agent: LocalAgent, *, wanted: str) -> None:

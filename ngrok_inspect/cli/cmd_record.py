@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import JsonOpt, with_filters
+from ngrok_inspect.cli.output import Output
 from ngrok_inspect.filters import RequestFilter
 
 
@@ -55,34 +54,33 @@ def record_command(
     from ngrok_inspect.render.monitor import notice_line
     from ngrok_inspect.watch import follow
 
+    out = Output.open(ndjson=as_json)
     st = state()
     retain_s = None if retain is None else parse_duration(retain, "--retain")
     source = st.settings.api_url
     stored = 0
-    live = sys.stderr.isatty() and not verbose
+    live = out.progress_live() and not verbose
     with ArchiveWriter(db) as writer, st.client() as client:
         if retain_s is not None or max_size is not None:
             writer.prune(retain=retain_s, max_size=max_size)
         for event in follow(client, flt, timeout=timeout, include_existing=True):
             if event.kind != "request" or event.request is None:
-                sys.stderr.write(notice_line(event) + "\n")
+                out.notice(notice_line(event))
                 continue
             req = event.request
             if writer.add([req], source) == 0:
                 continue
             stored += 1
             if as_json:
-                sys.stdout.write(json.dumps(req.to_dict(), ensure_ascii=False) + "\n")
-                sys.stdout.flush()
+                out.record(req)
             if verbose:
-                sys.stderr.write(
-                    f"stored {req.id} {req.method} {req.request.uri} {req.status_code}\n"
+                out.notice(
+                    "stored {} {} {} {}", req.id, req.method, req.request.uri, req.status_code
                 )
             elif live:
-                sys.stderr.write(f"\rstored {stored}")
-            sys.stderr.flush()
+                out.progress(f"stored {stored}")
             if count is not None and stored >= count:
                 break
     if live:
-        sys.stderr.write("\n")
-    sys.stderr.write(f"{stored} new capture{'s' if stored != 1 else ''} stored in {db}\n")
+        out.end_progress()
+    out.notice(f"{stored} new capture{'s' if stored != 1 else ''} stored in {{}}", db)
