@@ -27,7 +27,7 @@ COMMANDS = [
 def test_help_has_examples(command: list[str]) -> None:
     r = invoke([*command, "--help"])
     assert r.exit_code == 0, r.stderr
-    heading = "Install:" if command == ["completions"] else "Examples:"
+    heading = "Install (then open a new shell):" if command == ["completions"] else "Examples:"
     assert heading in r.stdout
     examples = r.stdout.split(heading, 1)[1]
     assert f"ngrok-inspect {command[0]}" in examples

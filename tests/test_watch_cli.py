@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,10 @@ from ngrok_inspect.cli.output import Output, OutputMode
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.filters import RequestFilter
 from ngrok_inspect.watch import ManualClock
+from tests.cli_invoke import invoke
+from tests.support.live import send_traffic
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def public(agent: Any) -> str:
@@ -116,27 +121,43 @@ def test_run_follow_plain_lines_when_piped(
         assert fields[3:6] == ["GET", f"/p/{n}", "200"]
 
 
-def test_run_follow_rows_on_a_terminal(
-    capsys: pytest.CaptureFixture[str], local_agent: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("columns", [80, 120, 200])
+def test_run_follow_rows_on_a_terminal_have_the_columns_of_requests_list(
+    capsys: pytest.CaptureFixture[str],
+    local_agent: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    columns: int,
 ) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", str(columns))
     url = public(local_agent)
     with AgentClient(local_agent.api_url) as client:
         run_follow(
             client,
             RequestFilter(),
             Output.open(no_color=False),  # FORCE_COLOR: a terminal
-            count=1,
+            count=12,
             timeout=30,
             poll_interval=0.05,
-            on_ready=in_thread(lambda: get(url + "/boom")),
+            on_ready=in_thread(lambda: send_traffic(url) and None),
         )
     out, _ = capsys.readouterr()
-    header, row = out.splitlines()
-    assert "TIME" in header and "STATUS" in header and "URI" in header
-    assert "\x1b[" in row  # coloured
-    assert "/boom" in row and "500" in row
+    header, *rows = ANSI.sub("", out).splitlines()
+    assert "\x1b[" in out  # coloured
+    listed = invoke(["requests", "list", "--api-url", local_agent.api_url])
+    assert listed.exit_code == 0, listed.stderr
+    list_header = ANSI.sub("", listed.stdout).splitlines()[0]
+    # the same columns, names and order as 'requests list' at this width
+    assert header.split() == list_header.split()
+    assert "PATH" in header.split() and header.startswith("ID")
+    ids = invoke(["requests", "list", "-q", "--api-url", local_agent.api_url]).stdout.split()
+    assert [row.split()[0] for row in rows] == ids[::-1]  # whole ids, oldest first
+    for row in rows:
+        assert len(row) <= columns
+    assert any(row.split()[2 if columns == 80 else 4].startswith("/search") for row in rows)
+    boom = next(row for row in rows if "/boom" in row)
+    assert " 500 " in boom
 
 
 def test_run_follow_timeout_ends_quietly(

@@ -45,6 +45,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "show": ("requests", "show"),
 }
 
+#: The environment variable through which the completion scripts ask for completions.
+COMPLETE_VAR = "_NGROK_INSPECT_COMPLETE"
+
 #: Global options, and whether each takes a value.
 GLOBAL_OPTIONS: dict[str, bool] = {
     "--api-url": True,
@@ -96,6 +99,8 @@ def run(args: list[str]) -> int:
     load_for(args[start] if start < len(args) else None)
     reset_state()
     group = typer.main.get_command(app)
+    if os.environ.get(COMPLETE_VAR):
+        _prepare_completion(group)
     args = hoist_global_options(group, list(args))
     debug = "--debug" in args[: _first_positional(args)]
     try:
@@ -148,6 +153,35 @@ def run(args: list[str]) -> int:
     if result == ExitCode.INTERRUPTED:  # typer turns Ctrl-C into a returned Exit(130)
         sys.stderr.write("\nInterrupted\n")
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def _prepare_completion(group: Command) -> None:
+    """Before typer answers a completion request: its shell classes (the app has
+    ``add_completion=False``, so ``completions`` is the one way to install completion) and
+    the shorthands, so that ``ngrok-inspect show <TAB>`` completes like ``requests show``.
+    (typer's private completion modules: its version range has an upper bound.)"""
+    from typer._click.shell_completion import get_completion_class
+    from typer._completion_classes import completion_init
+    from typer.core import TyperGroup
+
+    from ngrok_inspect.cli import completion
+
+    completion_init()
+    # typer hands value completers no arguments: keep the typed words for them
+    shell = os.environ.get(COMPLETE_VAR, "").partition("_")[2]
+    comp_cls = get_completion_class(shell)
+    if comp_cls is not None:
+        try:
+            words, _ = comp_cls(group, {}, "ngrok-inspect", COMPLETE_VAR).get_completion_args()
+        except (KeyError, ValueError):  # a malformed request: typer answers it
+            words = []
+        completion.set_command_line(words)
+    requests = group.commands.get("requests") if isinstance(group, TyperGroup) else None
+    if isinstance(group, TyperGroup) and isinstance(requests, TyperGroup):
+        for alias, (_, name) in ALIASES.items():
+            sub = requests.commands.get(name)
+            if sub is not None:
+                group.commands.setdefault(alias, sub)
 
 
 def _is_broken_pipe(exc: BaseException | None) -> bool:

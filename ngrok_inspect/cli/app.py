@@ -28,7 +28,9 @@ app = typer.Typer(
         "'help COMMAND' is 'COMMAND --help'."
     ),
     no_args_is_help=True,
-    add_completion=True,
+    # one way to install completion: the 'completions' command (typer's
+    # --install-completion guesses the shell and edits rc files behind the user's back)
+    add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

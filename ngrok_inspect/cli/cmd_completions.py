@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app
 from ngrok_inspect.errors import UsageError
 
@@ -31,14 +32,24 @@ def completion_script(shell: str) -> str:
 
 @app.command(
     "completions",
-    epilog="Install:\n\n"
-    "  bash: ngrok-inspect completions bash > ~/.local/share/bash-completion/completions/"
+    epilog="Install (then open a new shell):\n\n"
+    "  bash (needs the bash-completion package):\n\n"
+    "    mkdir -p ~/.local/share/bash-completion/completions\n\n"
+    "    ngrok-inspect completions bash > ~/.local/share/bash-completion/completions/"
     "ngrok-inspect\n\n"
-    "  zsh:  ngrok-inspect completions zsh > ~/.zfunc/_ngrok-inspect  (fpath+=~/.zfunc)\n\n"
-    "  fish: ngrok-inspect completions fish > ~/.config/fish/completions/ngrok-inspect.fish",
+    "  bash without it: add 'source <(ngrok-inspect completions bash)' to ~/.bashrc\n\n"
+    "  zsh:  mkdir -p ~/.zfunc && ngrok-inspect completions zsh > ~/.zfunc/_ngrok-inspect\n\n"
+    "    (and 'fpath+=~/.zfunc' before 'compinit' in ~/.zshrc)\n\n"
+    "  fish: mkdir -p ~/.config/fish/completions && ngrok-inspect completions fish"
+    " > ~/.config/fish/completions/ngrok-inspect.fish",
 )
 def completions_command(
-    shell: Annotated[str, typer.Argument(metavar="SHELL", help="bash, zsh or fish.")],
+    shell: Annotated[
+        str,
+        typer.Argument(
+            metavar="SHELL", help="bash, zsh or fish.", autocompletion=completion.shells
+        ),
+    ],
 ) -> None:
     """Print the completion script for a shell (see the install lines below)."""
     from ngrok_inspect.cli.output import Output

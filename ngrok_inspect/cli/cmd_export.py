@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import DbOpt, OptionalLimitOpt, with_filters
 from ngrok_inspect.export import FORMAT_SPECS, FORMATS
@@ -31,7 +32,7 @@ def export_command(
             "--format",
             "-F",
             metavar="|".join(FORMATS),
-            autocompletion=lambda: list(FORMATS),
+            autocompletion=completion.export_formats,
             help=" · ".join(f"{f.name}: {f.description}" for f in FORMAT_SPECS)
             + " (case-insensitive).",
         ),

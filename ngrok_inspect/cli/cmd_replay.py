@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import ErrorsOpt, JsonOpt, SinceOpt, StatusOpt, WhereOpt
 from ngrok_inspect.errors import ConditionNotMetError, UsageError
@@ -58,18 +59,33 @@ def find_replay(
 def replay_command(
     request_id: Annotated[
         str | None,
-        typer.Argument(metavar="[ID]", help="A full id, a unique prefix of one, or 'last'."),
+        typer.Argument(
+            metavar="[ID]",
+            help="A full id, a unique prefix of one, or 'last'.",
+            autocompletion=completion.request_ids,
+        ),
     ] = None,
     tunnel: Annotated[
         str | None,
-        typer.Option("--tunnel", metavar="NAME", help="Replay through this tunnel instead."),
+        typer.Option(
+            "--tunnel",
+            metavar="NAME",
+            help="Replay through this tunnel instead.",
+            autocompletion=completion.tunnel_names,
+        ),
     ] = None,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Return once the agent accepted the replay.")
     ] = False,
     as_json: JsonOpt = False,
     method: Annotated[
-        str | None, typer.Option("--method", metavar="M", help="Send with this method.")
+        str | None,
+        typer.Option(
+            "--method",
+            metavar="M",
+            help="Send with this method.",
+            autocompletion=completion.methods,
+        ),
     ] = None,
     path: Annotated[
         str | None,
@@ -115,7 +131,12 @@ def replay_command(
     ] = False,
     fmt: Annotated[
         str,
-        typer.Option("--format", metavar="http|json|curl", help="With --dry-run: how to print it."),
+        typer.Option(
+            "--format",
+            metavar="http|json|curl",
+            help="With --dry-run: how to print it.",
+            autocompletion=completion.dry_run_formats,
+        ),
     ] = "http",
     resign: Annotated[
         str | None,

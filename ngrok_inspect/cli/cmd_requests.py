@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import DbOpt, JsonOpt, LimitOpt, with_filters
 from ngrok_inspect.cli.output import Output, OutputMode
@@ -144,7 +145,11 @@ def _policy(redact: bool) -> RedactionPolicy | None:
 def show_command(
     request_id: Annotated[
         str,
-        typer.Argument(metavar="ID", help="A full id, a unique prefix of one, or 'last'."),
+        typer.Argument(
+            metavar="ID",
+            help="A full id, a unique prefix of one, or 'last'.",
+            autocompletion=completion.request_ids,
+        ),
     ],
     raw: Annotated[
         bool, typer.Option("--raw", help="The exact bytes of request and response.")
@@ -155,6 +160,7 @@ def show_command(
             "--body",
             metavar="request|response",
             help="Only this decoded body, byte-exact (for | jq or > file).",
+            autocompletion=completion.body_sides,
         ),
     ] = None,
     as_json: JsonOpt = False,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import DbOpt, JsonOpt, with_filters
 from ngrok_inspect.errors import ConditionNotMetError
@@ -27,7 +28,9 @@ def verify_command(
     ids: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[ID]...", help="Ids, unique prefixes or 'last' (default: every match)."
+            metavar="[ID]...",
+            help="Ids, unique prefixes or 'last' (default: every match).",
+            autocompletion=completion.request_ids,
         ),
     ] = None,
     provider: Annotated[

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from ngrok_inspect.cli import completion
+
 if TYPE_CHECKING:
     from ngrok_inspect.filters import RequestFilter
 
@@ -39,6 +41,7 @@ TunnelOpt = Annotated[
         "--tunnel",
         metavar="NAME",
         help="Only this tunnel (exact name).",
+        autocompletion=completion.tunnel_names,
         rich_help_panel=FILTER_PANEL,
     ),
 ]
@@ -49,6 +52,7 @@ MethodOpt = Annotated[
         "-m",
         metavar="METHOD",
         help="Only these methods (repeat or comma-separate: -m POST -m PUT, -m GET,HEAD).",
+        autocompletion=completion.method_list,
         rich_help_panel=FILTER_PANEL,
     ),
 ]
@@ -59,6 +63,7 @@ StatusOpt = Annotated[
         "-s",
         metavar="CODES",
         help="Only these statuses: 404, 4xx, 500-599 (repeat or comma-separate).",
+        autocompletion=completion.status_list,
         rich_help_panel=FILTER_PANEL,
     ),
 ]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
     from ngrok_inspect.models import CapturedRequest
     from ngrok_inspect.redaction import RedactionPolicy
+    from ngrok_inspect.render.requests import FollowTable
 
 __all__ = ["Output", "OutputMode", "decide_mode"]
 
@@ -99,7 +100,7 @@ class Output:
         #: stdout acts as a terminal (FORCE_COLOR counts): indented JSON, newline after --body
         self.terminal = is_terminal() if terminal is None else terminal
         self._console: Console | None = None
-        self._follow_header = mode is OutputMode.TABLE
+        self._follow_table: FollowTable | None = None
 
     @classmethod
     def open(
@@ -171,12 +172,13 @@ class Output:
         if self.mode in (OutputMode.JSON, OutputMode.NDJSON):
             self.objects([req.to_dict()])
         elif self.mode is OutputMode.TABLE:
-            from ngrok_inspect.render.monitor import follow_header, follow_text
+            from ngrok_inspect.render.requests import FollowTable
 
-            if self._follow_header:
-                self._follow_header = False
-                self.rich(follow_header(width=self.width))
-            self.rich(follow_text(req, width=self.width))
+            if self._follow_table is None:
+                # the columns of 'requests list' at this width, planned once
+                self._follow_table = FollowTable(width=self.width)
+                self.rich(self._follow_table.header())
+            self.rich(self._follow_table.row(req))
         else:
             self.records([req])
 

@@ -2,7 +2,8 @@
 
 Forwarding (``proxy``), API replay (``replay``) and WebSocket handshakes (``websocket``)
 all record through :class:`Capture`, so an entry is stored, sized, timed, counted in the
-tunnel's metrics and reported to ``on_request`` the same way whoever made it.
+tunnel's metrics and reported to ``on_request`` and the capture listeners (``feed``) the
+same way whoever made it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ngrok_inspect.local_agent.feed import CaptureFeed
 from ngrok_inspect.local_agent.ksuid import request_id
 from ngrok_inspect.local_agent.store import Entry, Message, Store
 from ngrok_inspect.local_agent.tunnel import RunningTunnel
@@ -26,10 +28,12 @@ class Capture:
         *,
         capture_limit: int,
         on_request: Callable[[dict[str, Any]], None] | None = None,
+        feed: CaptureFeed | None = None,
     ) -> None:
         self.store = store
         self.limit = capture_limit
         self.on_request = on_request
+        self.feed = feed if feed is not None else CaptureFeed()
 
     def new_entry(
         self,
@@ -75,10 +79,14 @@ class Capture:
         msg.complete = True
 
     def finish(self, tunnel: RunningTunnel, entry: Entry, t0: int) -> None:
-        """The exchange is over (``t0``: its ``monotonic_ns`` start): time, size, report."""
+        """The exchange is over (``t0``: its ``monotonic_ns`` start): time, size, report.
+
+        Nothing changes the entry after this: the capture listeners get it from here.
+        """
         entry.duration_ns = time.monotonic_ns() - t0
         if tunnel.inspect:
             self.store.finish(entry)
+            self.feed.publish(entry)
         tunnel.metrics.request_done(entry.duration_ns)
         if self.on_request is not None:
             self.on_request(entry.summary())

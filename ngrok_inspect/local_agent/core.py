@@ -17,6 +17,7 @@ from yarl import URL
 from ngrok_inspect.errors import UsageError
 from ngrok_inspect.local_agent.addresses import normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.capture import Capture
+from ngrok_inspect.local_agent.feed import CaptureFeed
 from ngrok_inspect.local_agent.listeners import (
     SERVER_OPTIONS,
     TunnelServer,
@@ -81,9 +82,12 @@ class AgentCore:
         inspect_db_size: int,
         upstream_timeout: float,
         on_request: Callable[[dict[str, Any]], None] | None,
+        feed: CaptureFeed | None = None,
     ) -> None:
         self.store = Store(inspect_db_size)
-        self.capture = Capture(self.store, capture_limit=capture_limit, on_request=on_request)
+        self.capture = Capture(
+            self.store, capture_limit=capture_limit, on_request=on_request, feed=feed
+        )
         self.tunnels: list[RunningTunnel] = []
         self.upstream_timeout = upstream_timeout
         self.session: aiohttp.ClientSession | None = None

@@ -14,6 +14,7 @@ from ngrok_inspect.errors import UsageError
 from ngrok_inspect.local_agent.addresses import normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.api import AgentApi
 from ngrok_inspect.local_agent.core import AgentCore
+from ngrok_inspect.local_agent.feed import CaptureFeed, CaptureListener
 from ngrok_inspect.local_agent.listeners import SERVER_OPTIONS, close_listener, os_reason, url_host
 from ngrok_inspect.local_agent.tunnel import RunningTunnel, TunnelSpec
 
@@ -85,6 +86,11 @@ class LocalAgent:
     ``on_request`` is called on the agent thread with a summary dict (``id``,
     ``tunnel_name``, ``method``, ``uri``, ``status_code``, ``status``, ``duration`` in ns,
     ``start`` as a Unix time) after each exchange.
+
+    ``on_capture`` (and :meth:`add_capture_listener`) is called once per completed
+    capture with its :class:`~ngrok_inspect.models.CapturedRequest`, on a thread of its
+    own (never the proxy's): a listener that raises is logged and skipped, and one that
+    is slow never holds up traffic. :meth:`stop` delivers what is still queued first.
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class LocalAgent:
         upstream_timeout: float = 60.0,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         web_addr_tries: int = 1,
+        on_capture: CaptureListener | None = None,
     ) -> None:
         if tunnels is None:
             tunnels = [TunnelSpec(name=name, addr=upstream, listen=listen)]
@@ -113,11 +120,13 @@ class LocalAgent:
         self._specs = list(tunnels)
         self._web_addr = web_addr
         self._web_addr_tries = web_addr_tries
+        self._feed = CaptureFeed([on_capture] if on_capture is not None else None)
         self._core = AgentCore(
             capture_limit=capture_limit,
             inspect_db_size=inspect_db_size,
             upstream_timeout=upstream_timeout,
             on_request=on_request,
+            feed=self._feed,
         )
         self._api = ApiListener(AgentApi(self._core))
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -134,10 +143,24 @@ class LocalAgent:
         """The first tunnel's public URL."""
         return self._core.tunnels[0].public_url
 
+    def add_capture_listener(self, listener: CaptureListener) -> None:
+        """Call ``listener(captured_request)`` once for each capture completed from now on."""
+        self._feed.add(listener)
+
+    def remove_capture_listener(self, listener: CaptureListener) -> None:
+        """Stop calling ``listener``."""
+        self._feed.remove(listener)
+
+    @property
+    def captures_dropped(self) -> int:
+        """Captures the listeners never got: they fell 10,000 behind (0 normally)."""
+        return self._feed.dropped
+
     def start(self) -> LocalAgent:
         """Bind the listeners and start serving; raises UsageError when a port is taken."""
         if self._thread is not None:
             return self
+        self._feed.start()
         loop = new_event_loop()
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -167,6 +190,7 @@ class LocalAgent:
         if failure:
             self._thread.join()
             self._thread = None
+            self._feed.close()
             raise failure[0]
         return self
 
@@ -188,6 +212,7 @@ class LocalAgent:
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._thread = None
+        self._feed.close()
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the agent's loop thread and return its result (for tests/tools)."""

@@ -1,8 +1,8 @@
-"""Text views for the live commands: follow lines, follow notices, monitor figures, alerts.
+"""Text views for the live commands: follow notices, monitor figures, alerts.
 
 Plain functions returning strings (no I/O, no rich): the commands decide where they go
-(data on stdout, notices and alerts on stderr). :func:`follow_text` returns a rich
-``Text`` for terminals and is the only place rich is imported, lazily.
+(data on stdout, notices and alerts on stderr). Follow rows on a terminal are the
+``requests list`` table's (render/requests.py:FollowTable).
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING, Any
 from ngrok_inspect import escape
 
 if TYPE_CHECKING:
-    from rich.text import Text
-
-    from ngrok_inspect.models import CapturedRequest
     from ngrok_inspect.watch import Alert, FollowEvent, IntervalReport
 
 
@@ -39,44 +36,6 @@ def status_style(code: int | None) -> str:
     from ngrok_inspect.render.requests import status_style as style
 
     return style(code)
-
-
-_TUNNEL_W = 12
-
-
-def follow_header(*, width: int = 120) -> Text:
-    """The column titles printed once above the follow rows on a terminal."""
-    from rich.text import Text
-
-    del width  # the URI comes last and is the one cut when the terminal is narrow
-    return Text(
-        f"{'TIME':<8}  {'METHOD':<7} {'STATUS':>6}  {'DURATION':>8}  "
-        f"{'TUNNEL':<{_TUNNEL_W}}  {'ID':<32}  URI",
-        style="bold",
-        no_wrap=True,
-        overflow="ellipsis",
-    )
-
-
-def follow_text(req: CapturedRequest, *, width: int = 120) -> Text:
-    """One coloured row for terminals, aligned under :func:`follow_header`: time, method,
-    status, duration, tunnel, id, then the URI, cut with an ellipsis at ``width``."""
-    from rich.text import Text
-
-    status = "-" if req.status_code is None else str(req.status_code)
-    row = Text(no_wrap=True, overflow="ellipsis")
-    row.append(f"{_clock(req.start):<8}  ", style="dim")
-    row.append(f"{escape.field(req.method):<7} ", style="bold")
-    row.append(f"{status:>6}", style=status_style(req.status_code))
-    dur = format_duration(None if req.pending else req.duration_ms)
-    row.append(f"  {dur:>8}  ")
-    row.append(f"{escape.field(req.tunnel_name):<{_TUNNEL_W}}", style="magenta")
-    row.append("  ")
-    row.append(f"{escape.field(req.id):<32}", style="dim")
-    row.append("  ")
-    row.append(escape.field(req.request.uri))
-    row.truncate(width, overflow="ellipsis")
-    return row
 
 
 def notice_line(event: FollowEvent) -> str:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from rich.console import RenderableType
+    from rich.text import Text
 
     from ngrok_inspect.models import CapturedRequest, HttpMessage
 
@@ -85,6 +86,56 @@ def list_plain(reqs: list[CapturedRequest]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+#: Columns left out, in this order, until PATH gets 24 characters.
+_DROP_ORDER = ["CLIENT", "TUNNEL", "SIZE", "TIME"]
+
+#: What a ``--follow`` row reserves for each column: it cannot measure rows not seen yet,
+#: so it plans with typical values (an id is 32; a method up to OPTIONS; 200.0 KiB; an
+#: IPv4 client with its port), and then drops columns exactly as the list does.
+FOLLOW_WIDTHS = {
+    "ID": 32, "TIME": 8, "TUNNEL": 12, "METHOD": 7, "PATH": 1000, "STATUS": 7, "MS": 6,
+    "SIZE": 9, "CLIENT": 21,
+}  # fmt: skip
+
+
+def _layout(natural: list[int], width: int) -> tuple[list[int], list[int]]:
+    """The columns of LIST_COLUMNS to show in ``width`` characters (indexes) and their
+    widths: the other columns go before the path is cut below 24 (people scan for it)."""
+    names = list(LIST_COLUMNS)
+    keep = choose_columns(names, natural, "PATH", width, _DROP_ORDER, flex_want=24)
+    kept = [names[i] for i in keep]
+    return keep, fit_widths([natural[i] for i in keep], kept.index("PATH"), width)
+
+
+def _header_text(names: list[str], widths: list[int]) -> str:
+    right = [name in ("MS", "SIZE") for name in names]
+    head = "  ".join(fit_cell(n, w, right=r) for n, w, r in zip(names, widths, right, strict=True))
+    return head.rstrip()
+
+
+def _append_row(
+    out: Text,
+    req: CapturedRequest,
+    cells: list[str],
+    names: list[str],
+    widths: list[int],
+    prefixes: Mapping[str, int] | None,
+) -> None:
+    for i, (cell, w) in enumerate(zip(cells, widths, strict=True)):
+        if i:
+            out.append("  ")
+        name = names[i]
+        right = name in ("MS", "SIZE")
+        style = status_style(req.status_code) if name == "STATUS" else ""
+        if name == "ID" and prefixes is not None and req.id in prefixes:
+            cut, fitted = prefixes[req.id], fit_cell(cell, w)
+            out.append(fitted[:cut], style="bold")
+            out.append(fitted[cut:], style="dim")
+            continue
+        style = "dim" if name in ("ID", "CLIENT", "TIME") else style
+        out.append(fit_cell(cell, w, right=right), style=style)
+
+
 def list_renderable(
     reqs: list[CapturedRequest], *, width: int = 120, prefixes: Mapping[str, int] | None = None
 ) -> RenderableType:
@@ -96,34 +147,43 @@ def list_renderable(
     from rich.text import Text
 
     all_rows = [_row(r) for r in reqs]
-    names = list(LIST_COLUMNS)
-    natural = [max([len(n), *(len(row[i]) for row in all_rows)]) for i, n in enumerate(names)]
-    # the path is what people scan for: drop other columns before cutting it below 24
-    drop = ["CLIENT", "TUNNEL", "SIZE", "TIME"]
-    keep = choose_columns(names, natural, "PATH", width, drop, flex_want=24)
-    names = [names[i] for i in keep]
-    rows = [[row[i] for i in keep] for row in all_rows]
-    widths = fit_widths([natural[i] for i in keep], names.index("PATH"), width)
-    right = [name in ("MS", "SIZE") for name in names]
+    natural = [
+        max([len(n), *(len(row[i]) for row in all_rows)]) for i, n in enumerate(LIST_COLUMNS)
+    ]
+    keep, widths = _layout(natural, width)
+    names = [LIST_COLUMNS[i] for i in keep]
     out = Text(no_wrap=True, overflow="ellipsis")
-    head = "  ".join(fit_cell(n, w, right=r) for n, w, r in zip(names, widths, right, strict=True))
-    out.append(head.rstrip() + "\n", style="bold")
-    for req, row in zip(reqs, rows, strict=True):
-        for i, (cell, w) in enumerate(zip(row, widths, strict=True)):
-            if i:
-                out.append("  ")
-            name = names[i]
-            style = status_style(req.status_code) if name == "STATUS" else ""
-            if name == "ID" and prefixes is not None and req.id in prefixes:
-                cut, fitted = prefixes[req.id], fit_cell(cell, w)
-                out.append(fitted[:cut], style="bold")
-                out.append(fitted[cut:], style="dim")
-                continue
-            style = "dim" if name in ("ID", "CLIENT", "TIME") else style
-            out.append(fit_cell(cell, w, right=right[i]), style=style)
+    out.append(_header_text(names, widths) + "\n", style="bold")
+    for req, row in zip(reqs, all_rows, strict=True):
+        _append_row(out, req, [row[i] for i in keep], names, widths, prefixes)
         out.append("\n")
     out.rstrip()
     return out
+
+
+class FollowTable:
+    """The rows of the ``requests list`` table one at a time, for ``--follow`` on a
+    terminal: the same columns, names and order as the list at the same ``width``
+    (widths planned with :data:`FOLLOW_WIDTHS`); the id is never cut."""
+
+    def __init__(self, *, width: int = 120) -> None:
+        natural = [FOLLOW_WIDTHS[n] for n in LIST_COLUMNS]
+        self._keep, self.widths = _layout(natural, width)
+        self.names = [LIST_COLUMNS[i] for i in self._keep]
+
+    def header(self) -> Text:
+        from rich.text import Text
+
+        return Text(_header_text(self.names, self.widths), style="bold", no_wrap=True)
+
+    def row(self, req: CapturedRequest) -> Text:
+        from rich.text import Text
+
+        out = Text(no_wrap=True, overflow="ellipsis")
+        cells = _row(req)
+        _append_row(out, req, [cells[i] for i in self._keep], self.names, self.widths, None)
+        out.rstrip()
+        return out
 
 
 def _summary_rows(
