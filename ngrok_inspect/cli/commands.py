@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "completions": "cmd_completions",
     "demo": "cmd_demo",
     "export": "cmd_export",
+    "import": "cmd_import",
     "monitor": "cmd_monitor",
     "record": "cmd_record",
     "replay": "cmd_replay",

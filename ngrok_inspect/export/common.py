@@ -35,6 +35,9 @@ def _origin(req: CapturedRequest, public_urls: Mapping[str, str] | None) -> str:
     url = (public_urls or {}).get(req.tunnel_name)
     if url:
         return url.rstrip("/")
+    origin = req.data.get("origin")  # an imported entry's scheme://host (docs/archive.md)
+    if isinstance(origin, str) and origin.startswith(("http://", "https://")):
+        return origin.rstrip("/")
     host = header(req.request, "Host") or header(req.request, ":authority") or "localhost"
     proto = (header(req.request, "X-Forwarded-Proto") or "http").split(",")[0].strip().lower()
     return f"{proto if proto in ('http', 'https') else 'http'}://{host}"

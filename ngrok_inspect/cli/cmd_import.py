@@ -1,0 +1,68 @@
+"""``ngrok-inspect import FILE --db DB``: HAR files and this tool's exports into an archive."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ngrok_inspect.cli.app import app
+from ngrok_inspect.cli.options import JsonOpt
+
+
+@app.command(
+    "import",
+    epilog="Examples:\n\n"
+    "  ngrok-inspect import traffic.har --db captures.sqlite\n\n"
+    "  ngrok-inspect export --format ndjson | ngrok-inspect import - --db captures.sqlite\n\n"
+    "  ngrok-inspect import colleague.har --db bug.sqlite --strict && "
+    "ngrok-inspect requests list --db bug.sqlite",
+)
+def import_command(
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="A HAR file (Chrome, Firefox, Safari, Charles, Insomnia, mitmproxy...) or an "
+            "'ngrok-inspect export' json/ndjson/raw file; '-' reads stdin.",
+        ),
+    ],
+    db: Annotated[
+        str, typer.Option("--db", metavar="FILE", help="The archive (created if missing).")
+    ],
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Store nothing (exit 6) when any entry is broken."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import captures into an archive, each with an id of its own and a raw message built
+    from the file's fields. Broken entries are skipped and counted (the first reasons are
+    shown); importing the same file again adds nothing. One transaction: all or nothing."""
+    import sys
+
+    from ngrok_inspect.archive.importing import FIRST_REASONS, import_file
+    from ngrok_inspect.cli.output import Output
+
+    out = Output.open(json=as_json)
+    data = sys.stdin.buffer.read() if file == "-" else None
+    result = import_file(file, db, strict=strict, data=data)
+    out.view(json=result.to_dict)
+    parts = [f"{result.stored} new"]
+    if result.duplicates:
+        parts.append(f"{result.duplicates} already there")
+    if result.no_response:
+        parts.append(f"{result.no_response} without a response (not stored)")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped")
+    entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
+    out.notice(
+        f"Imported {{}} ({result.format.upper()}, {entries}) into {{}}: " + ", ".join(parts),
+        file,
+        db,
+    )
+    for skipped in result.skipped[:FIRST_REASONS]:
+        out.notice("  skipped entry {}: {}", skipped.index, skipped.reason)
+    if len(result.skipped) > FIRST_REASONS:
+        more = len(result.skipped) - FIRST_REASONS
+        out.notice(f"  ... and {more} more (--json lists them all)")
