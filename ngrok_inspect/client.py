@@ -7,10 +7,12 @@ exception). Error messages name URLs, ids and status lines only, never captured 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import requests
@@ -22,6 +24,7 @@ from ngrok_inspect.errors import (
     AgentUnreachableError,
     AmbiguousIdError,
     InvalidResponseError,
+    NgrokInspectError,
     NotFoundError,
     RequestNotFoundError,
     TunnelNotFoundError,
@@ -39,17 +42,47 @@ ALL = 1_000_000
 _FULL_ID = re.compile(r"airt_[0-9A-Za-z]{27}")
 _REQUESTS = "/api/requests/http"
 
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _names_agent(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    """Errors about the agent raised by ``method`` say which agent, and why that one."""
+
+    @functools.wraps(method)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return method(*args, **kwargs)
+        except (AgentUnreachableError, AgentError) as exc:
+            client = args[0]
+            assert isinstance(client, AgentClient)
+            client.name_agent_in(exc)
+            raise
+
+    return wrapper
+
 
 class AgentClient:
     """A client for one agent's API (``base_url`` like ``http://127.0.0.1:4040``).
 
     ``timeout`` (seconds) is the deadline of every call as a whole (connect, status line,
     headers and body), not of each read: an agent trickling its answer fails in time.
-    Use as a context manager or call :meth:`close` to release the connection pool.
+    ``origin`` says where the address came from (:attr:`Settings.origin
+    <ngrok_inspect.settings.Settings.origin>`, e.g. ``address from --api-url``); when
+    given, every error about the agent names the address and its origin, so a user
+    talking to the wrong agent sees it. Use as a context manager or call :meth:`close` to
+    release the connection pool.
     """
 
-    def __init__(self, base_url: str = DEFAULT_API_URL, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_API_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        origin: str | None = None,
+    ) -> None:
         self.base_url: str = normalize_web_addr(base_url)
+        self.origin: str | None = origin
         if not timeout > 0:
             raise UsageError(
                 f"timeout must be a positive number of seconds, not {timeout!r}",
@@ -65,6 +98,19 @@ class AgentClient:
 
     def __repr__(self) -> str:
         return f"AgentClient({self.base_url!r}, timeout={self.timeout:g})"
+
+    def describe(self) -> str:
+        """The agent for messages: ``http://127.0.0.1:4041 (address from --api-url)``."""
+        return f"{self.base_url} ({self.origin})" if self.origin else self.base_url
+
+    def name_agent_in(self, exc: NgrokInspectError) -> None:
+        """Add the agent's address (unless the message has it) and its origin to ``exc``."""
+        if not self.origin or self.origin in exc.message:  # nested calls name it once
+            return
+        if self.base_url in exc.message:
+            exc.add_context(self.origin)
+        else:
+            exc.add_context(f"agent {self.base_url}, {self.origin}")
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -168,7 +214,7 @@ class AgentClient:
         if error_code == 100 or "tunnel not found" in lmsg:
             name = str(details.get("name") or context.get("tunnel") or "?")
             raise TunnelNotFoundError(name, **fields)
-        text = f"agent answered {status_line}" + (f": {msg}" if msg else "")
+        text = f"the agent at {self.base_url} answered {status_line}" + (f": {msg}" if msg else "")
         if error_code is not None:
             text += f" (error {error_code})"
         if resp.status_code == 404:
@@ -194,10 +240,12 @@ class AgentClient:
 
     # -- endpoints -----------------------------------------------------------------------
 
+    @_names_agent
     def root(self) -> dict[str, Any]:
         """``GET /api``: the agent's index of resources."""
         return self._json_object(self._call("GET", "/api"), self.base_url + "/api")
 
+    @_names_agent
     def status(self) -> AgentStatus:
         """``GET /api/status`` (agents >= 3.9); a 2.x agent yields online with version None.
 
@@ -216,12 +264,14 @@ class AgentClient:
             return AgentStatus.legacy_online()
         return AgentStatus.from_api(self._json_object(data, url))
 
+    @_names_agent
     def tunnels(self) -> list[Tunnel]:
         """``GET /api/tunnels``: every tunnel of the agent."""
         url = self.base_url + "/api/tunnels"
         data = self._json_object(self._call("GET", "/api/tunnels"), url, "tunnels")
         return [self._tunnel(t, url) for t in data["tunnels"]]
 
+    @_names_agent
     def require_tunnel(self, name: str) -> None:
         """:class:`TunnelNotFoundError` naming the agent's tunnels unless ``name`` is one.
 
@@ -231,6 +281,7 @@ class AgentClient:
         if name not in names:
             raise TunnelNotFoundError(name, known=sorted(names))
 
+    @_names_agent
     def tunnel(self, name: str) -> Tunnel:
         """``GET /api/tunnels/{name}``; :class:`TunnelNotFoundError` when unknown."""
         if not name:
@@ -241,6 +292,7 @@ class AgentClient:
         data = self._call("GET", path, context={"tunnel": name})
         return self._tunnel(data, self.base_url + path)
 
+    @_names_agent
     def start_tunnel(
         self, name: str, addr: str, proto: str = "http", *, inspect: bool = True, **extra: Any
     ) -> Tunnel:
@@ -255,6 +307,7 @@ class AgentClient:
         data = self._call("POST", "/api/tunnels", body=body, context={"tunnel": name})
         return self._tunnel(data, self.base_url + "/api/tunnels")
 
+    @_names_agent
     def stop_tunnel(self, name: str) -> None:
         """``DELETE /api/tunnels/{name}``; :class:`TunnelNotFoundError` when unknown."""
         if not name:
@@ -269,6 +322,7 @@ class AgentClient:
         except ValueError as e:
             raise InvalidResponseError(url, str(e)) from None
 
+    @_names_agent
     def list_requests_raw(
         self, limit: int | None = None, tunnel_name: str | None = None
     ) -> list[dict[str, Any]]:
@@ -290,6 +344,7 @@ class AgentClient:
                 raise InvalidResponseError(url, "a captured request without 'id'")
         return entries
 
+    @_names_agent
     def list_requests(
         self, limit: int | None = None, tunnel_name: str | None = None
     ) -> list[CapturedRequest]:
@@ -297,6 +352,7 @@ class AgentClient:
         url = self.base_url + _REQUESTS
         return [self._captured(e, url) for e in self.list_requests_raw(limit, tunnel_name)]
 
+    @_names_agent
     def get_request_raw(self, request_id: str) -> dict[str, Any]:
         """``GET /api/requests/http/{id}``: the agent's JSON entry."""
         if not request_id:
@@ -307,6 +363,7 @@ class AgentClient:
         data = self._call("GET", path, context={"id": request_id})
         return self._json_object(data, self.base_url + path)
 
+    @_names_agent
     def get_request(self, request_id: str) -> CapturedRequest:
         """One captured request; :class:`RequestNotFoundError` when the agent has no such id."""
         raw = self.get_request_raw(request_id)
@@ -318,6 +375,7 @@ class AgentClient:
         except ValueError as e:
             raise InvalidResponseError(url, str(e)) from None
 
+    @_names_agent
     def resolve_id(self, ref: str) -> str:
         """A full id, a unique id prefix (with or without ``airt_``), or ``last`` -> full id.
 
@@ -348,6 +406,7 @@ class AgentClient:
             raise AmbiguousIdError(ref, matches)
         raise RequestNotFoundError(ref)
 
+    @_names_agent
     def replay(self, request_id: str, tunnel_name: str | None = None) -> None:
         """``POST /api/requests/http``: replay an entry (through ``tunnel_name`` if given).
 
@@ -362,6 +421,7 @@ class AgentClient:
             "POST", _REQUESTS, body={"id": request_id, "tunnel_name": tunnel_name}, context=context
         )
 
+    @_names_agent
     def delete_requests(self) -> None:
         """``DELETE /api/requests/http``: forget every tunnel's captured requests."""
         self._call("DELETE", _REQUESTS)

@@ -41,6 +41,13 @@ class NgrokInspectError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def add_context(self, text: str) -> None:
+        """Append ``; text`` to the cause line once (the client names the agent this way)."""
+        if not text or self.message.endswith(f"; {text}"):
+            return
+        self.message = f"{self.message}; {text}"
+        self.args = (self.message,)
+
 
 class UsageError(NgrokInspectError):
     """A bad argument or option value (exit 2)."""

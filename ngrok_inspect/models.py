@@ -200,7 +200,9 @@ class CapturedRequest:
 
     ``data`` is the agent's JSON exactly as served. ``duration_ns`` is the agent's exact
     integer; ``duration_ms`` the same in milliseconds (float). ``status_code`` is None and
-    ``pending`` True while the upstream has not answered.
+    ``pending`` True while the upstream has not answered. ``error`` says why an exchange
+    did not complete (the local agent's ``error`` field: an answer cut off mid-body, a
+    request body that stopped coming); None when it did, and for real ngrok agents.
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
@@ -220,6 +222,8 @@ class CapturedRequest:
         self.response: HttpResponse | None = (
             HttpResponse(resp) if isinstance(resp, Mapping) else None
         )
+        error = data.get("error")
+        self.error: str | None = error if isinstance(error, str) and error else None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> CapturedRequest:
@@ -268,8 +272,8 @@ class CapturedRequest:
 
     @property
     def is_error(self) -> bool:
-        """True for a status >= 400 or no response."""
-        return self.response is None or self.response.status_code >= 400
+        """True for a status >= 400, no response, or an exchange that broke off."""
+        return self.error is not None or self.response is None or self.response.status_code >= 400
 
     @property
     def replayed(self) -> bool:
@@ -290,6 +294,7 @@ class CapturedRequest:
             "status_code": self.status_code,
             "request": self.request.to_dict(),
             "response": None if self.response is None else self.response.to_dict(),
+            "error": self.error,
         }
 
     def __repr__(self) -> str:

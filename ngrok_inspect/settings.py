@@ -61,6 +61,21 @@ class Settings:
     """Where ``api_url`` came from: ``argument``, ``env``, ``config`` or ``default``."""
     config_paths: tuple[Path, ...] = ()
     """The ngrok config file(s) consulted (may be empty)."""
+    config_file: Path | None = None
+    """The config file whose ``web_addr`` gave ``api_url`` (source ``config``)."""
+
+    @property
+    def origin(self) -> str:
+        """Where the address came from, for messages: ``address from --api-url``,
+        ``address from NGROK_INSPECT_API_URL``, ``address from web_addr in FILE`` or
+        ``the default address``."""
+        if self.source == "argument":
+            return "address from --api-url"
+        if self.source == "env":
+            return f"address from {ENV_API_URL}"
+        if self.source == "config" and self.config_file is not None:
+            return f"address from web_addr in {self.config_file}"
+        return "the default address"
 
 
 def normalize_web_addr(value: str | int) -> str:
@@ -295,7 +310,7 @@ def resolve_settings(
                 hint="Fix web_addr in that file, or pass --api-url",
                 path=str(origin),
             ) from None
-        return Settings(url, to, "config", tuple(paths))
+        return Settings(url, to, "config", tuple(paths), origin)
     return Settings(DEFAULT_API_URL, to, "default", tuple(paths))
 
 

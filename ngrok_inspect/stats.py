@@ -140,6 +140,7 @@ class Stats:
                         "status_code": r.status_code,
                         "method": r.method,
                         "path": r.path,
+                        "error": r.error,
                     }
                     for r in self.recent_errors
                 ],

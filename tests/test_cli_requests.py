@@ -55,7 +55,7 @@ def test_list_json_records(fixture_agent: FixtureAgentServer) -> None:
     assert hook["response"]["status"] == "201 Created"
     assert set(hook) == {
         "id", "tunnel", "remote_addr", "start", "duration_ms", "method", "uri", "path",
-        "status_code", "request", "response",
+        "status_code", "request", "response", "error",
     }  # fmt: skip
 
 
@@ -226,7 +226,10 @@ def test_show_errors(fixture_agent: FixtureAgentServer) -> None:
     assert "matches 12 requests" in r.stderr and NEWEST in r.stderr
     r = invoke(["requests", "show", "airt_doesnotexist", "--api-url", url])
     assert r.exit_code == 4
-    assert r.stderr.splitlines()[0] == "Error: no captured request with id 'airt_doesnotexist'"
+    assert r.stderr.splitlines()[0] == (
+        f"Error: no captured request with id 'airt_doesnotexist'; agent {url}, address from "
+        "--api-url"
+    )
     r = invoke(["requests", "show", "last", "--raw", "--json", "--api-url", url])
     assert r.exit_code == 2 and "exclude each other" in r.stderr
     r = invoke(["requests", "show", "last", "--body", "both", "--api-url", url])
@@ -291,4 +294,7 @@ def test_an_unknown_tunnel_is_exit_4_naming_the_tunnels(local_agent: Any, cmd: l
     names = ", ".join(sorted(t.name for t in local_agent.tunnels))
     assert r.exit_code == 4, r.stderr
     assert r.stdout == ""
-    assert r.stderr.startswith(f"Error: no tunnel named 'nope' (tunnels: {names})\n")
+    assert r.stderr.startswith(
+        f"Error: no tunnel named 'nope' (tunnels: {names}); agent {local_agent.api_url}, "
+        "address from --api-url\n"
+    )

@@ -69,7 +69,10 @@ def test_python_dash_m(fixture_agent: FixtureAgentServer) -> None:
 def test_exit_codes_in_a_real_process(fixture_agent: FixtureAgentServer) -> None:
     p = run("requests", "show", "airt_nope", "--api-url", fixture_agent.url)
     assert (p.returncode, p.stdout) == (4, "")
-    assert p.stderr.startswith("Error: no captured request with id 'airt_nope'\n")
+    assert p.stderr.startswith(
+        f"Error: no captured request with id 'airt_nope'; agent {fixture_agent.url}, "
+        "address from --api-url\n"
+    )
     p = run("clear", "--api-url", fixture_agent.url)
     assert p.returncode == 2  # stdin is not a terminal and no --yes
     p = run("status", "--api-url", "127.0.0.1:1")

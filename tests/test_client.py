@@ -174,7 +174,10 @@ def test_agent_error_400_carries_the_agent_fields(client: AgentClient) -> None:
     assert type(err) is AgentError and err.exit_code == ExitCode.AGENT_ERROR
     assert err.status_code == 400 and err.msg == "failed to deserialize request parameter"
     assert "limit" in err.details["err"]
-    assert err.message == "agent answered 400 Bad Request: failed to deserialize request parameter"
+    assert err.message == (
+        f"the agent at {client.base_url} answered 400 Bad Request: "
+        "failed to deserialize request parameter"
+    )
     # "check the arguments" points at what the agent said was wrong, not at a hidden field
     assert err.hint is not None and "(details: err=" in err.hint and "limit" in err.hint
 

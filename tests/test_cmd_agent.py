@@ -208,3 +208,39 @@ def test_other_commands_never_load_aiohttp() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_limits_options_and_a_broken_answer_on_the_console_line(run_agent: Any) -> None:
+    import socket
+
+    from tests.support.raw_upstream import Cut, RecordingUpstream
+
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 100_000
+    up = RecordingUpstream(lambda i, seen: Cut(cut))
+    try:
+        agent = run_agent(
+            up.url,
+            "--web-addr",
+            "127.0.0.1:0",
+            "--header-timeout",
+            "0.3",
+            "--body-timeout",
+            "5",
+            "--inflight-budget",
+            "1MiB",
+        )
+        url = agent.tunnel_urls()["command_line"]
+        host, port = url.split("//")[1].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            assert s.recv(100) == b""  # sent nothing: closed at the header timeout
+        with pytest.raises(
+            (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+        ):
+            requests.get(url + "/big", timeout=30).raise_for_status()
+        code, out, err = agent.stop()
+    finally:
+        up.close()
+    assert code == 0, err
+    [line] = out.splitlines()
+    assert "GET" in line and "/big  200 OK" in line
+    assert line.endswith("(the upstream broke off after 100000 of 1000000 body bytes)")

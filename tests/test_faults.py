@@ -78,7 +78,7 @@ def test_trickling_agent_fails_the_installed_command_in_time(
     lines = p.stderr.splitlines()
     assert len(lines) == 2, p.stderr
     assert lines[0].startswith(f"Error: the agent at {url} sent only ")
-    assert lines[0].endswith(" of its answer within 0.5s")
+    assert lines[0].endswith(" of its answer within 0.5s; address from --api-url")
     assert lines[1] == "The agent may be busy or hung; raise --api-timeout or restart the agent"
 
 

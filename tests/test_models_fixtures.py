@@ -278,8 +278,9 @@ def test_record_keys_are_always_present(traffic: dict[str, CapturedRequest]) -> 
     rec = traffic["/webhook"].to_dict()
     assert list(rec) == [
         "id", "tunnel", "remote_addr", "start", "duration_ms", "method", "uri", "path",
-        "status_code", "request", "response",
+        "status_code", "request", "response", "error",
     ]  # fmt: skip
+    assert rec["error"] is None  # a real agent's entry never carries one
     assert rec["start"] == "2026-11-28T16:33:06+00:00"
     assert rec["duration_ms"] == 0.934
     assert list(rec["request"]) == ["proto", "headers", "body"]

@@ -107,7 +107,14 @@ def test_to_dict_is_json_and_complete(fixtures_dir: Path) -> None:
     assert set(d["duration"]) == {"count", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}
     assert len(d["top_paths"]) == 2 and len(d["slowest_paths"]) == 2
     assert d["errors"]["count"] == 2
-    assert set(d["errors"]["recent"][0]) == {"id", "start", "status_code", "method", "path"}
+    assert set(d["errors"]["recent"][0]) == {
+        "id",
+        "start",
+        "status_code",
+        "method",
+        "path",
+        "error",
+    }
     assert d["first"] <= d["last"]
 
 

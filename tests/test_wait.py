@@ -75,7 +75,8 @@ def test_wait_counts_only_new_unless_include_existing(
     assert out == ""
     assert (
         "Error: timed out after 0.5s waiting for 1 request matching path /old "
-        "(new since the wait began): 0 matched"
+        f"(new since the wait began) at {local_agent.api_url} (address from --api-url): "
+        "0 matched"
     ) in err
     code, out, err = run_cli(
         capsys,

@@ -78,7 +78,9 @@ class ArchiveSource:
             for r in flt.statuses:
                 params.extend((r.low, r.high))
         if flt.errors:
-            where.append("(status IS NULL OR status >= 400)")
+            # a record with the local agent's "error" (an answer cut off mid-body) is an
+            # error whatever its status: the text test is a superset, Python decides
+            where.append("(status IS NULL OR status >= 400 OR instr(record, '\"error\":') > 0)")
         if flt.since is not None:
             where.append("start_us >= ?")
             params.append(epoch_us(flt.since))
@@ -86,7 +88,9 @@ class ArchiveSource:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += _ORDER
-        python_side = bool(flt.paths or flt.headers or flt.body_contains is not None or flt.where)
+        python_side = bool(
+            flt.paths or flt.headers or flt.body_contains is not None or flt.where or flt.errors
+        )
         if limit is not None and not python_side:
             sql += " LIMIT ?"
             params.append(int(limit))

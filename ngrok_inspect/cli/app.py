@@ -63,7 +63,7 @@ class State:
         from ngrok_inspect.client import AgentClient
 
         s = self.settings
-        return AgentClient(s.api_url, timeout=s.timeout)
+        return AgentClient(s.api_url, timeout=s.timeout, origin=s.origin)
 
 
 _STATE = State()
@@ -90,6 +90,7 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     api_url: Annotated[
         str | None,
         typer.Option(
@@ -134,8 +135,13 @@ def root(
     ] = False,
 ) -> None:
     """Global options: before or after the command (ngrok-inspect status --api-url 4041)."""
+    from typer._click.core import ParameterSource
+
     st = state()
-    st.api_url = api_url
+    # typer reads NGROK_INSPECT_API_URL into the option; leave it to resolve_settings, so
+    # errors can say the address came from the variable and not from --api-url
+    from_env = ctx.get_parameter_source("api_url") is ParameterSource.ENVIRONMENT
+    st.api_url = None if from_env else api_url
     st.config = config
     st.timeout = timeout
     st.no_color = no_color or bool(os.environ.get("NO_COLOR"))

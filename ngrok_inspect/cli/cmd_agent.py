@@ -79,6 +79,29 @@ def agent_command(
             "--upstream-timeout", help="Seconds to wait for the upstream before 504.", min=0.01
         ),
     ] = 60.0,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            "--header-timeout",
+            help="Seconds a client has to send a request head (then 408 and closed).",
+            min=0.01,
+        ),
+    ] = 10.0,
+    body_timeout: Annotated[
+        float,
+        typer.Option(
+            "--body-timeout",
+            help="Seconds without a request-body byte before the request fails (408).",
+            min=0.01,
+        ),
+    ] = 30.0,
+    inflight_budget: Annotated[
+        str,
+        typer.Option(
+            "--inflight-budget",
+            help="Body bytes all captures still in flight may hold together (e.g. 64MiB).",
+        ),
+    ] = "64MiB",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not print a line per request.")
     ] = False,
@@ -113,6 +136,10 @@ def agent_command(
         inspect_db_size=db_size if db_size is not None else 50 * 1000**2,
         upstream_timeout=upstream_timeout,
         on_request=printer,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        inflight_budget=parse_size(inflight_budget),
+        on_notice=_note,
     )
     _run_until_signal(agent, wanted=addr or DEFAULT_WEB_ADDR)
 
@@ -147,6 +174,8 @@ class _RequestLine:
         tunnel = f"{summary['tunnel_name']}  " if self.multi else ""
         ms = summary["duration"] / 1e6
         line = f"{stamp}  {tunnel}{summary['method']:<7} {summary['uri']}  {status}  {ms:.1f} ms"
+        if summary.get("error"):
+            line += f"  ({summary['error']})"
         # escaped by the seam (method and URI are the stranger's); a closed stdout must not
         # stop the agent, whose thread this is
         self.out.line(line, best_effort=True)

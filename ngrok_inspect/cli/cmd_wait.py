@@ -32,13 +32,14 @@ def run_wait(
     noun = "request" if count == 1 else "requests"
     scope = "" if include_existing else " new"
     after = " (after running --exec)" if exec_command else ""
+    client = st.client()
     out.notice(
         f"Waiting up to {timeout:g}s for {count}{scope} {noun}"
         + ("" if flt.is_empty else f" matching {flt.describe()}")
+        + f" at {client.describe()}"
         + after
         + " (wait --timeout is the whole wait; --api-timeout limits each agent call)"
     )
-    client = st.client()
     try:
         # ``wait | head``: the reader leaving ends the wait at once, exit 0 like a closed pipe
         with watch_reader() as reader_gone:

@@ -90,7 +90,7 @@ ErrorsOpt = Annotated[
     bool,
     typer.Option(
         "--errors",
-        help="Only errors: status >= 400 or no response yet.",
+        help="Only errors: status >= 400, no response yet, or an answer that broke off.",
         rich_help_panel=FILTER_PANEL,
     ),
 ]

@@ -3,7 +3,9 @@
 Forwarding (``proxy``), API replay (``replay``) and WebSocket handshakes (``websocket``)
 all record through :class:`Capture`, so an entry is stored, sized, timed, counted in the
 tunnel's metrics and reported to ``on_request`` and the capture listeners (``feed``) the
-same way whoever made it.
+same way whoever made it. While an exchange is in flight its captured body bytes are
+taken from the shared in-flight budget (:class:`~limits.InflightBudget`); :meth:`finish`
+and :meth:`release` give them back.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from ngrok_inspect.local_agent.feed import CaptureFeed
 from ngrok_inspect.local_agent.ksuid import request_id
+from ngrok_inspect.local_agent.limits import InflightBudget
 from ngrok_inspect.local_agent.store import Entry, Message, Store
 from ngrok_inspect.local_agent.tunnel import RunningTunnel
 from ngrok_inspect.local_agent.wire import error_page, is_chunked, response_head
@@ -29,9 +32,11 @@ class Capture:
         capture_limit: int,
         on_request: Callable[[dict[str, Any]], None] | None = None,
         feed: CaptureFeed | None = None,
+        budget: InflightBudget | None = None,
     ) -> None:
         self.store = store
         self.limit = capture_limit
+        self.budget = budget
         self.on_request = on_request
         self.feed = feed if feed is not None else CaptureFeed()
 
@@ -48,6 +53,7 @@ class Capture:
         """A pending entry for a request that arrived (stored at once: ``response`` null)."""
         now = time.time()
         msg = Message(head, chunked=chunked)
+        msg.budget = self.budget
         entry = Entry(request_id(now), tunnel.name, remote, now, method, uri, proto, msg)
         if tunnel.inspect:
             self.store.add(entry)
@@ -60,6 +66,9 @@ class Capture:
         msg = Message(
             response_head(proto, status, reason, raw_headers), chunked=is_chunked(raw_headers)
         )
+        msg.budget = self.budget
+        if entry.response is not None:  # a 502 replacing an answer that broke off
+            entry.response.release()
         entry.response = msg
         entry.status_code = status
         entry.status_text = f"{status} {reason}".rstrip()
@@ -83,6 +92,7 @@ class Capture:
 
         Nothing changes the entry after this: the capture listeners get it from here.
         """
+        self.release(entry)
         entry.duration_ns = time.monotonic_ns() - t0
         if tunnel.inspect:
             self.store.finish(entry)
@@ -90,6 +100,13 @@ class Capture:
         tunnel.metrics.request_done(entry.duration_ns)
         if self.on_request is not None:
             self.on_request(entry.summary())
+
+    @staticmethod
+    def release(entry: Entry) -> None:
+        """Give the entry's in-flight bytes back to the budget (again: a no-op)."""
+        entry.request.release()
+        if entry.response is not None:
+            entry.response.release()
 
     def fail(
         self, tunnel: RunningTunnel, entry: Entry, t0: int, status: int, reason: str, text: str

@@ -18,6 +18,16 @@ from ngrok_inspect.errors import UsageError
 from ngrok_inspect.local_agent.addresses import normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.capture import Capture
 from ngrok_inspect.local_agent.feed import CaptureFeed
+from ngrok_inspect.local_agent.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_INFLIGHT_BUDGET,
+    ConnectionCap,
+    InflightBudget,
+    PublicLimits,
+    connection_cap,
+    file_limit,
+)
 from ngrok_inspect.local_agent.listeners import (
     SERVER_OPTIONS,
     TunnelServer,
@@ -83,10 +93,25 @@ class AgentCore:
         upstream_timeout: float,
         on_request: Callable[[dict[str, Any]], None] | None,
         feed: CaptureFeed | None = None,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+        inflight_budget: int = DEFAULT_INFLIGHT_BUDGET,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = Store(inspect_db_size)
+        nofile = file_limit()
+        self.limits = PublicLimits(
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            connections=ConnectionCap(connection_cap(nofile), nofile, on_notice),
+            budget=InflightBudget(inflight_budget),
+        )
         self.capture = Capture(
-            self.store, capture_limit=capture_limit, on_request=on_request, feed=feed
+            self.store,
+            capture_limit=capture_limit,
+            on_request=on_request,
+            feed=feed,
+            budget=self.limits.budget,
         )
         self.tunnels: list[RunningTunnel] = []
         self.upstream_timeout = upstream_timeout
@@ -103,7 +128,9 @@ class AgentCore:
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
         )
-        self.proxy = Proxy(self.capture, self.session, upstream_timeout=self.upstream_timeout)
+        self.proxy = Proxy(
+            self.capture, self.session, upstream_timeout=self.upstream_timeout, limits=self.limits
+        )
         self.replayer = Replayer(self.capture, self.session, upstream_timeout=self.upstream_timeout)
 
     async def start_tunnel(self, spec: TunnelSpec) -> RunningTunnel:
@@ -128,7 +155,9 @@ class AgentCore:
             tunnel.pool = UpstreamPool(
                 str(target.host), int(target.port or 80), timeout=self.upstream_timeout
             )
-        server = TunnelServer(self.proxy.handler(tunnel), tunnel.metrics, **SERVER_OPTIONS)
+        server = TunnelServer(
+            self.proxy.handler(tunnel), tunnel.metrics, self.limits, **SERVER_OPTIONS
+        )
         try:
             listener = await asyncio.get_running_loop().create_server(
                 server, host, port, reuse_address=True, backlog=1024

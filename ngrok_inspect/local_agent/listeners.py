@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ngrok_inspect.local_agent.limits import GuardedConnection, PublicLimits, guarded
 from ngrok_inspect.local_agent.metrics import TunnelMetrics
 
 if TYPE_CHECKING:
@@ -31,12 +32,23 @@ SERVER_OPTIONS: dict[str, Any] = {
 
 
 class TunnelServer(web.Server):
-    """aiohttp's low-level server, counting connections into the tunnel's metrics."""
+    """aiohttp's low-level server, counting connections into the tunnel's metrics; its
+    connections have the header timeout and the connection cap of ``limits``."""
 
-    def __init__(self, handler: Any, metrics: TunnelMetrics, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+    def __init__(
+        self, handler: Any, metrics: TunnelMetrics, limits: PublicLimits, **kwargs: Any
+    ) -> None:
+        super().__init__(guarded(handler), **kwargs)
         self._metrics = metrics
+        self._limits = limits
+        self._handler_kwargs = kwargs
         self._opened: dict[RequestHandler, int] = {}
+
+    def __call__(self) -> GuardedConnection:
+        """A new connection's protocol: aiohttp's, with the public side's limits."""
+        return GuardedConnection(
+            self, limits=self._limits, loop=asyncio.get_running_loop(), **self._handler_kwargs
+        )
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         """Count a new client connection."""

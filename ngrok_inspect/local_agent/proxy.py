@@ -22,6 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from ngrok_inspect.local_agent.capture import Capture
+from ngrok_inspect.local_agent.limits import BodyTimeout, PublicLimits, timed_chunks
 from ngrok_inspect.local_agent.store import Entry, Message
 from ngrok_inspect.local_agent.tunnel import RunningTunnel
 from ngrok_inspect.local_agent.upstream import PooledResponse
@@ -46,7 +47,12 @@ SMALL_BODY = 64 * 1024  # bodies up to this size are read whole instead of strea
 
 
 class _ClientGone(Exception):
-    """The client went away while its request body was being read."""
+    """The client went away (or, with ``timeout``, stalled) while its request body was
+    being read."""
+
+    def __init__(self, timeout: BodyTimeout | None = None) -> None:
+        super().__init__()
+        self.timeout = timeout
 
 
 class Proxy:
@@ -58,11 +64,13 @@ class Proxy:
         session: aiohttp.ClientSession,
         *,
         upstream_timeout: float,
+        limits: PublicLimits,
     ) -> None:
         self.capture = capture
         self.session = session
         self.capture_limit = capture.limit
         self.upstream_timeout = upstream_timeout
+        self.body_timeout = limits.body_timeout
         self.timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=upstream_timeout, sock_read=upstream_timeout
         )
@@ -97,6 +105,18 @@ class Proxy:
             request_head(method, uri, proto, raw_headers),
             chunked,
         )
+        try:
+            return await self._forward(tunnel, entry, request, t0, remote)
+        finally:
+            self.capture.release(entry)  # whatever happened, in-flight bytes are given back
+
+    async def _forward(
+        self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int, remote: str
+    ) -> web.StreamResponse:
+        raw_headers = request.raw_headers
+        method = entry.method
+        uri = entry.uri
+        chunked = entry.request.chunk_sizes is not None
         if tunnel.upstream is None:
             return await self._bin(tunnel, entry, request, t0)
         target = None if method == "CONNECT" else origin_form(method, uri)
@@ -118,14 +138,11 @@ class Proxy:
         elif not chunked and length is not None and length <= SMALL_BODY:
             # small bodies: read whole, so the upstream gets head and body in one write
             try:
-                body = await request.read()
-            except (aiohttp.ClientPayloadError, ConnectionError, OSError):
-                self.capture.finish(tunnel, entry, t0)
-                raise
-            entry.request.add_body(body, self.capture_limit)
-            entry.request.complete = True
+                body = await self._read_whole(request, entry)
+            except _ClientGone as gone:
+                return await self._client_failed(tunnel, entry, request, t0, gone)
         else:
-            body = self._tee(request, entry.request)
+            body = self._tee(request, entry)
         headers = forward_headers(raw_headers, remote, tunnel.proto)
         if isinstance(body, bytes):
             # the framing is the agent's own: it describes exactly the bytes forwarded
@@ -146,15 +163,14 @@ class Proxy:
                     timeout=self.timeout,
                     compress=False,
                 )
-        except _ClientGone:
-            self.capture.finish(tunnel, entry, t0)
-            raise
+        except _ClientGone as gone:
+            return await self._client_failed(tunnel, entry, request, t0, gone)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             return await self._fail(tunnel, entry, request, t0, 504, "Gateway Timeout", "no answer")
         except (aiohttp.ClientError, HttpProcessingError, OSError, ValueError) as exc:
-            if isinstance(exc.__cause__, _ClientGone) or isinstance(exc.__context__, _ClientGone):
-                self.capture.finish(tunnel, entry, t0)
-                raise
+            for cause in (exc.__cause__, exc.__context__):
+                if isinstance(cause, _ClientGone):
+                    return await self._client_failed(tunnel, entry, request, t0, cause)
             return await self._fail(
                 tunnel, entry, request, t0, 502, "Bad Gateway", describe_failure(exc)
             )
@@ -163,15 +179,48 @@ class Proxy:
         finally:
             upstream.release()
 
-    async def _tee(self, request: web.BaseRequest, msg: Message) -> AsyncIterator[bytes]:
+    async def _tee(self, request: web.BaseRequest, entry: Entry) -> AsyncIterator[bytes]:
+        """The request body as it comes (captured on the way), under the body timeout."""
         limit = self.capture_limit
+        msg = entry.request
         try:
-            async for data, end in chunks(request.content):
+            async for data, end in timed_chunks(request.content, self.body_timeout):
                 msg.add_body(data, limit, end)
                 yield data
+        except BodyTimeout as exc:
+            # said here: the upstream may be answering already, and its side fails next
+            entry.error = _request_gone(entry, request, exc)
+            raise _ClientGone(exc) from None
         except (aiohttp.ClientPayloadError, ConnectionError, OSError) as exc:
+            entry.error = _request_gone(entry, request, None)
             raise _ClientGone() from exc
         msg.complete = True
+
+    async def _read_whole(self, request: web.BaseRequest, entry: Entry) -> bytes:
+        """A request body read to its end (and captured); ``_ClientGone`` if it stops."""
+        parts = [data async for data in self._tee(request, entry)]
+        return b"".join(parts)
+
+    async def _client_failed(
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        request: web.BaseRequest,
+        t0: int,
+        gone: _ClientGone,
+    ) -> web.StreamResponse:
+        """The request body stopped: a client that left gets nothing (its entry keeps no
+        response); one that stalled gets a 408, recorded, and its connection closed."""
+        if entry.error is None:
+            entry.error = _request_gone(entry, request, gone.timeout)
+        if gone.timeout is None:
+            self.capture.finish(tunnel, entry, t0)
+            raise gone
+        text = f"The request body stopped coming: {entry.error}."
+        headers, body = self.capture.fail(tunnel, entry, t0, 408, "Request Timeout", text)
+        answer = error_response(408, "Request Timeout", headers, body)
+        answer.force_close()
+        return answer
 
     async def _relay_response(
         self,
@@ -226,16 +275,28 @@ class Proxy:
             return answer
         try:
             await out.prepare(request)
-            async for data, end in chunks(upstream.content):
+            pieces = chunks(upstream.content).__aiter__()
+            while True:
+                try:
+                    data, end = await pieces.__anext__()
+                except StopAsyncIteration:
+                    break
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                    # the status already went out: the record keeps it and says why the
+                    # body is short; the client's connection is cut so it sees the same
+                    if entry.error is None:
+                        entry.error = _answer_broke(msg, length, exc)
+                    _cut(request)
+                    return out
                 msg.add_body(data, limit, end)
                 await out.write(data)
             msg.complete = True
             await out.write_eof()
         except (ConnectionError, OSError, aiohttp.ClientError, asyncio.TimeoutError):
-            # the client or the upstream went away mid-body: keep what passed, and cut the
-            # client's connection so it sees the answer end early instead of waiting
-            if request.transport is not None:
-                request.transport.close()
+            # the client went away mid-answer: keep what passed
+            if entry.error is None:
+                entry.error = _client_left(msg, length)
+            _cut(request)
         finally:
             self.capture.finish(tunnel, entry, t0)
         return out
@@ -277,25 +338,23 @@ class Proxy:
         """Read (and capture) what is left of a request body the upstream never took."""
 
         async def read() -> None:
-            async for data, end in chunks(request.content):
+            async for data, end in timed_chunks(request.content, self.body_timeout):
                 msg.add_body(data, self.capture_limit, end)
             msg.complete = True
 
         with contextlib.suppress(
-            asyncio.TimeoutError, aiohttp.ClientPayloadError, ConnectionError, OSError
+            asyncio.TimeoutError, BodyTimeout, aiohttp.ClientPayloadError, ConnectionError, OSError
         ):
             await asyncio.wait_for(read(), self.upstream_timeout)
 
     async def _bin(
         self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int
     ) -> web.StreamResponse:
-        limit = self.capture_limit
-        try:
-            async for data, end in chunks(request.content):
-                entry.request.add_body(data, limit, end)
-        except (aiohttp.ClientPayloadError, ConnectionError, OSError):
-            self.capture.finish(tunnel, entry, t0)
-            raise
+        if request.body_exists:
+            try:
+                await self._read_whole(request, entry)
+            except _ClientGone as gone:
+                return await self._client_failed(tunnel, entry, request, t0, gone)
         entry.request.complete = True
         body = json.dumps({"ok": True, "id": entry.id if tunnel.inspect else None}).encode()
         headers = [
@@ -305,3 +364,33 @@ class Proxy:
         self.capture.record_whole(entry, 200, "OK", headers, body)
         self.capture.finish(tunnel, entry, t0)
         return web.Response(status=200, body=body, content_type="application/json")
+
+
+def _cut(request: web.BaseRequest) -> None:
+    """Close the client's connection mid-answer, so it sees the answer end early."""
+    if request.transport is not None:
+        request.transport.close()
+
+
+def _of(passed: int, length: int | None) -> str:
+    return f"{passed} of {length}" if length is not None else str(passed)
+
+
+def _request_gone(entry: Entry, request: web.BaseRequest, timeout: BodyTimeout | None) -> str:
+    """Why a request body ended early: the client stalled (``timeout``) or left."""
+    got = _of(entry.request.passed, request.content_length)
+    if timeout is not None:
+        return f"{timeout} ({got} body bytes came)"
+    return f"the client closed the connection after {got} request body bytes"
+
+
+def _answer_broke(msg: Message, length: int | None, exc: BaseException) -> str:
+    """Why a streamed answer is short: the upstream broke off or stopped sending."""
+    got = _of(msg.passed, length)
+    if isinstance(exc, asyncio.TimeoutError):
+        return f"the upstream stopped sending after {got} body bytes"
+    return f"the upstream broke off after {got} body bytes"
+
+
+def _client_left(msg: Message, length: int | None) -> str:
+    return f"the client closed the connection after {_of(msg.passed, length)} body bytes"

@@ -15,6 +15,11 @@ from ngrok_inspect.local_agent.addresses import normalize_upstream, parse_hostpo
 from ngrok_inspect.local_agent.api import AgentApi
 from ngrok_inspect.local_agent.core import AgentCore
 from ngrok_inspect.local_agent.feed import CaptureFeed, CaptureListener
+from ngrok_inspect.local_agent.limits import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_INFLIGHT_BUDGET,
+)
 from ngrok_inspect.local_agent.listeners import SERVER_OPTIONS, close_listener, os_reason, url_host
 from ngrok_inspect.local_agent.tunnel import RunningTunnel, TunnelSpec
 
@@ -85,7 +90,14 @@ class LocalAgent:
     one. ``web_addr_tries`` > 1 tries the following ports when the API port is taken.
     ``on_request`` is called on the agent thread with a summary dict (``id``,
     ``tunnel_name``, ``method``, ``uri``, ``status_code``, ``status``, ``duration`` in ns,
-    ``start`` as a Unix time) after each exchange.
+    ``start`` as a Unix time, ``error``: why it did not complete, or None) after each
+    exchange.
+
+    ``header_timeout`` (seconds for a request head), ``body_timeout`` (seconds without a
+    request-body byte while one is awaited) and ``inflight_budget`` (body bytes that all
+    captures in flight may hold together) bound what clients can hold; None turns a
+    timeout off. Public connections are capped below the file limit (``RLIMIT_NOFILE``);
+    ``on_notice(text)`` is called on the agent thread when the cap is first reached.
 
     ``on_capture`` (and :meth:`add_capture_listener`) is called once per completed
     capture with its :class:`~ngrok_inspect.models.CapturedRequest`, on a thread of its
@@ -107,6 +119,10 @@ class LocalAgent:
         on_request: Callable[[dict[str, Any]], None] | None = None,
         web_addr_tries: int = 1,
         on_capture: CaptureListener | None = None,
+        header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
+        body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
+        inflight_budget: int = DEFAULT_INFLIGHT_BUDGET,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         if tunnels is None:
             tunnels = [TunnelSpec(name=name, addr=upstream, listen=listen)]
@@ -115,8 +131,13 @@ class LocalAgent:
                 normalize_upstream(spec.addr)  # fail early on a bad address
             parse_hostport(spec.listen)
         parse_hostport(web_addr)
-        if capture_limit < 0 or inspect_db_size < 0:
-            raise UsageError("capture limit and store size must be positive")
+        if capture_limit < 0 or inspect_db_size < 0 or inflight_budget < 0:
+            raise UsageError("capture limit, store size and in-flight budget must be positive")
+        for timeout in (header_timeout, body_timeout):
+            if timeout is not None and timeout <= 0:
+                raise UsageError(
+                    "header and body timeouts must be positive", hint="Give seconds, e.g. 10"
+                )
         self._specs = list(tunnels)
         self._web_addr = web_addr
         self._web_addr_tries = web_addr_tries
@@ -127,6 +148,10 @@ class LocalAgent:
             upstream_timeout=upstream_timeout,
             on_request=on_request,
             feed=self._feed,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            inflight_budget=inflight_budget,
+            on_notice=on_notice,
         )
         self._api = ApiListener(AgentApi(self._core))
         self._loop: asyncio.AbstractEventLoop | None = None

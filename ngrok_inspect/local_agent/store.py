@@ -18,8 +18,11 @@ import json
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from ngrok_inspect.local_agent.limits import InflightBudget
 
 # Python object bytes per entry besides its messages (measured: ~650), plus the fixed part
 # of its cached JSON (keys, id, uri, times: ~350)
@@ -77,15 +80,36 @@ def head_fields(head: bytes) -> list[tuple[bytes, bytes]]:
 class Message:
     """One captured HTTP message: head bytes, captured body, chunk framing, headers map."""
 
-    __slots__ = ("body", "chunk_sizes", "complete", "cut", "head", "open_chunk")
+    __slots__ = (
+        "body",
+        "budget",
+        "chunk_sizes",
+        "complete",
+        "cut",
+        "head",
+        "held",
+        "open_chunk",
+        "passed",
+    )
 
     def __init__(self, head: bytes, *, chunked: bool = False) -> None:
         self.head = head
         self.body = bytearray()
         self.chunk_sizes: list[int] | None = [] if chunked else None
         self.complete = False  # the whole body passed (even if not all of it was kept)
-        self.cut = False  # the capture limit was reached
+        self.cut = False  # the capture limit (or the in-flight budget) was reached
         self.open_chunk = False
+        self.passed = 0  # body bytes that passed, kept or not
+        # while in flight, kept body bytes are taken from the shared in-flight budget
+        self.budget: InflightBudget | None = None
+        self.held = 0
+
+    def release(self) -> None:
+        """The exchange ended: give the bytes taken from the in-flight budget back."""
+        if self.budget is not None:
+            self.budget.give(self.held)
+            self.budget = None
+            self.held = 0
 
     def add_body(self, data: bytes, limit: int, end_of_chunk: bool = True) -> None:
         """Record body bytes as they passed, keeping at most ``limit`` bytes.
@@ -93,6 +117,7 @@ class Message:
         For chunked messages ``end_of_chunk`` says whether ``data`` ends an HTTP chunk;
         chunk sizes are kept as sent, so the framing in ``raw`` is the original one.
         """
+        self.passed += len(data)
         if self.cut and not self.open_chunk:
             return
         if self.chunk_sizes is not None:
@@ -106,6 +131,9 @@ class Message:
                 self.open_chunk = False
         if not self.cut:
             room = limit - len(self.body)
+            if self.budget is not None and data:
+                room = self.budget.take(max(0, min(room, len(data))))
+                self.held += room
             if len(data) > room:
                 self.cut = True
                 data = data[: max(room, 0)]
@@ -156,6 +184,7 @@ class Entry:
     __slots__ = (
         "done",
         "duration_ns",
+        "error",
         "id",
         "json",
         "method",
@@ -194,6 +223,7 @@ class Entry:
         self.response: Message | None = None
         self.status_code = 0
         self.status_text = ""
+        self.error: str | None = None  # why the exchange did not complete
         self.size = ENTRY_OVERHEAD + request.size
         self.done = False  # the exchange is over: the entry no longer changes
         self.json: bytes | None = None  # to_json(), kept once done
@@ -233,6 +263,8 @@ class Entry:
                 "headers": self.response.headers,
                 "raw": base64.b64encode(self.response.raw()).decode("ascii"),
             }
+        if self.error is not None:  # only then: otherwise the real agent's shape exactly
+            data["error"] = self.error
         return data
 
     def proto_of_response(self) -> str:
@@ -252,6 +284,7 @@ class Entry:
             "status": self.status_text or None,
             "status_code": self.status_code or None,
             "duration": self.duration_ns,
+            "error": self.error,
         }
 
 

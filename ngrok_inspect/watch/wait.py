@@ -145,7 +145,14 @@ def wait_for(
                 left = deadline - clock.monotonic()
                 if left <= 0:
                     raise _timeout_error(
-                        flt, count, timeout, matched, include_existing, last_down, trigger=True
+                        flt,
+                        count,
+                        timeout,
+                        matched,
+                        include_existing,
+                        last_down,
+                        trigger=True,
+                        agent=agent.describe(),
                     )
                 if clock.sleep(min(poll_interval, left), stop):
                     raise WaitStoppedError(matched)
@@ -164,7 +171,9 @@ def wait_for(
     finally:
         if own:
             agent.close()
-    raise _timeout_error(flt, count, timeout, matched, include_existing, last_down)
+    raise _timeout_error(
+        flt, count, timeout, matched, include_existing, last_down, agent=agent.describe()
+    )
 
 
 def _timeout_error(
@@ -176,12 +185,15 @@ def _timeout_error(
     last_down: str | None,
     *,
     trigger: bool = False,
+    agent: str,
 ) -> WaitTimeoutError:
     what = _plural(count, "request")
     if not flt.is_empty:
         what += f" matching {flt.describe()}"
     scope = "" if include_existing else " (new since the wait began)"
-    msg = f"timed out after {timeout:g}s waiting for {what}{scope}: {len(matched)} matched"
+    # the agent watched, and why that one: another agent on 4040 is a classic CI trap
+    msg = f"timed out after {timeout:g}s waiting for {what}{scope} at {agent}: "
+    msg += f"{len(matched)} matched"
     if last_down:
         msg += f"; the agent is not answering ({last_down})"
         if trigger:

@@ -2,7 +2,8 @@
 
 It frames requests by ``Content-Length`` only (as a plain HTTP/1.1 server would), so a
 test sees exactly the message boundaries the agent put on the wire. ``answer(i)`` gives
-the bytes for the ``i``-th request on any connection (``None``: close without answering).
+the bytes for the ``i``-th request on any connection (``None``: close without answering;
+``Cut(data)``: send ``data``, then close - an answer that breaks off).
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An answer sent, after which the upstream closes the connection."""
+
+    data: bytes
 
 
 @dataclass
@@ -36,7 +44,7 @@ class Seen:
 
 @dataclass
 class RecordingUpstream:
-    answer: Callable[[int, Seen], bytes | None]
+    answer: Callable[[int, Seen], bytes | Cut | None]
     seen: list[Seen] = field(default_factory=list)
     connections: int = 0
 
@@ -84,6 +92,9 @@ class RecordingUpstream:
                 reply = self.answer(index, seen)
                 index += 1
                 if reply is None:
+                    return
+                if isinstance(reply, Cut):
+                    conn.sendall(reply.data)
                     return
                 conn.sendall(reply)
 

@@ -1,0 +1,135 @@
+"""What the client got is what is recorded: a streamed answer that breaks off mid-body.
+
+The status already went out, so the agent cuts the client's connection; the record keeps
+the status, its body is ``truncated``, and it carries an ``error`` that ``requests list
+--errors``, ``stats`` and the agent's console line count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ngrok_inspect.archive.source import ArchiveSource
+from ngrok_inspect.archive.store import ArchiveWriter
+from ngrok_inspect.filters import RequestFilter
+from ngrok_inspect.local_agent import LocalAgent
+from ngrok_inspect.models import CapturedRequest
+from ngrok_inspect.stats import compute_stats
+from tests.cli_invoke import invoke
+from tests.support.raw_upstream import Cut, RecordingUpstream, ok
+
+LENGTH = 1_000_000  # above the size the agent buffers: the answer is streamed
+PASSED = 100_000
+
+
+def broken_answer(i: int, seen: Any) -> bytes | Cut:
+    if seen.request_line.startswith(b"GET /fine"):
+        return ok(b"fine")
+    if seen.request_line.startswith(b"GET /chunked"):
+        return Cut(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"%x\r\n" % PASSED
+            + b"c" * PASSED
+            + b"\r\n"
+        )
+    return Cut(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % LENGTH + b"x" * PASSED)
+
+
+@pytest.fixture
+def agent() -> Iterator[tuple[LocalAgent, list[dict[str, Any]]]]:
+    up = RecordingUpstream(broken_answer)
+    lines: list[dict[str, Any]] = []
+    try:
+        with LocalAgent(up.url, on_request=lines.append) as agent:
+            yield agent, lines
+    finally:
+        up.close()
+
+
+def fetch_cut(url: str) -> None:
+    with pytest.raises(
+        (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+    ):
+        requests.get(url, timeout=30).raise_for_status()
+
+
+def records(agent: LocalAgent) -> list[CapturedRequest]:
+    data = requests.get(agent.api_url + "/api/requests/http", timeout=10).json()
+    return [CapturedRequest.from_api(e) for e in data["requests"]]
+
+
+@pytest.mark.parametrize("path", ["/length", "/chunked"])
+def test_a_streamed_answer_cut_upstream_is_cut_for_the_client_and_recorded_as_error(
+    agent: tuple[LocalAgent, list[dict[str, Any]]], path: str
+) -> None:
+    local, lines = agent
+    fetch_cut(local.public_url + path)
+    [rec] = records(local)
+    assert rec.status_code == 200  # the status the client got
+    assert rec.response is not None and rec.response.body.truncated
+    assert rec.error is not None and "broke off after 100000" in rec.error
+    if path == "/length":
+        assert f"100000 of {LENGTH} body bytes" in rec.error
+    assert rec.is_error
+    assert rec.to_dict()["error"] == rec.error  # in the JSON record
+    assert RequestFilter(errors=True).matches(rec)
+    assert compute_stats([rec]).error_count == 1
+    [summary] = lines  # the console line's summary carries it too
+    assert summary["error"] == rec.error
+
+
+def test_a_complete_streamed_answer_has_no_error(
+    agent: tuple[LocalAgent, list[dict[str, Any]]],
+) -> None:
+    local, lines = agent
+    assert requests.get(local.public_url + "/fine", timeout=10).text == "fine"
+    [rec] = records(local)
+    assert rec.error is None and not rec.is_error
+    assert "error" not in rec.data  # the agent's JSON stays the real agent's shape
+    assert rec.to_dict()["error"] is None
+    assert lines[0]["error"] is None
+
+
+def test_requests_list_errors_and_stats_count_the_cut_answer(
+    agent: tuple[LocalAgent, list[dict[str, Any]]],
+) -> None:
+    local, _ = agent
+    requests.get(local.public_url + "/fine", timeout=10)
+    fetch_cut(local.public_url + "/length")
+    listed = invoke(["--api-url", local.api_url, "requests", "list", "--errors", "--json"])
+    assert listed.exit_code == 0, listed.stderr
+    [only] = json.loads(listed.stdout)
+    assert only["path"] == "/length" and only["status_code"] == 200
+    assert "broke off" in only["error"]
+    assert only["response"]["body"]["truncated"] is True
+    stats = invoke(["--api-url", local.api_url, "stats", "--json"])
+    assert stats.exit_code == 0, stats.stderr
+    assert json.loads(stats.stdout)["errors"]["count"] == 1
+
+
+def test_the_archive_counts_the_cut_answer_as_an_error_too(
+    agent: tuple[LocalAgent, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    local, _ = agent
+    requests.get(local.public_url + "/fine", timeout=10)
+    fetch_cut(local.public_url + "/length")
+    db = tmp_path / "traffic.db"
+    writer = ArchiveWriter(db)
+    try:
+        assert writer.add(records(local), "test") == 2
+    finally:
+        writer.close()
+    source = ArchiveSource(db)
+    try:
+        [cut] = source.query(RequestFilter(errors=True))
+        assert cut.path == "/length" and cut.status_code == 200
+        assert cut.error is not None and "broke off" in cut.error
+        assert len(source.query(RequestFilter())) == 2
+    finally:
+        source.close()
