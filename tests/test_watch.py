@@ -34,6 +34,7 @@ from ngrok_inspect.watch import (
     UnexpectedStatusError,
     WaitTimeoutError,
     follow,
+    follow_batches,
     wait_for,
 )
 
@@ -630,6 +631,26 @@ def test_follow_on_a_manual_clock(scripted: ScriptedAgent, client: AgentClient) 
     events = list(follow(client, poll_interval=0.5, stop=stop, clock=clock))
     assert [e.request.path for e in events if e.request is not None] == ["/a", "/b"]
     assert clock.sleeps == [0.5] * 4
+
+
+def test_follow_batches_gives_one_list_per_poll(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    stop = threading.Event()
+
+    def step(clock: ManualClock) -> None:
+        if len(clock.sleeps) == 1:
+            scripted.add(1, path="/a")
+            scripted.add(2, path="/b")
+        if len(clock.sleeps) == 2:
+            scripted.add(3, path="/c")
+        if len(clock.sleeps) == 3:
+            stop.set()
+
+    clock = ManualClock(on_sleep=step)
+    batches = list(follow_batches(client, poll_interval=0.5, stop=stop, clock=clock))
+    paths = [[e.request.path for e in b if e.request is not None] for b in batches]
+    assert paths == [[], ["/a", "/b"], ["/c"]]  # the stop came during the third sleep
 
 
 def test_follow_timeout_on_a_manual_clock(scripted: ScriptedAgent, client: AgentClient) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ngrok_inspect.errors import ExitCode, NgrokInspectError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # MIGRATIONS[n] takes a database from version n to n + 1; each runs in one transaction.
 MIGRATIONS: list[str] = [
@@ -33,6 +33,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX captures_tunnel_start ON captures (tunnel, start_us);
     CREATE INDEX captures_status_start ON captures (status, start_us);
     CREATE INDEX captures_method_start ON captures (method, start_us);
+    """,
+    # v2: a status class ('5xx') in start order, so '--status 5xx --limit 50' reads 50
+    # index entries instead of sorting every 5xx capture (a range on 'status' cannot give
+    # start order)
+    """
+    CREATE INDEX captures_class_start ON captures (status / 100, start_us);
     """,
 ]
 assert len(MIGRATIONS) == SCHEMA_VERSION

@@ -74,9 +74,18 @@ class ArchiveSource:
             where.append(f"upper(method) IN ({','.join('?' * len(flt.methods))})")
             params.extend(flt.methods)
         if flt.statuses:
-            where.append("(" + " OR ".join("status BETWEEN ? AND ?" for _ in flt.statuses) + ")")
-            for r in flt.statuses:
-                params.extend((r.low, r.high))
+            terms = []
+            for r in flt.statuses:  # each in the shape an index serves in start order
+                if r.low == r.high:
+                    terms.append("status = ?")
+                    params.append(r.low)
+                elif r.low % 100 == 0 and r.high == r.low + 99:
+                    terms.append("status / 100 = ?")  # the captures_class_start index
+                    params.append(r.low // 100)
+                else:
+                    terms.append("status BETWEEN ? AND ?")
+                    params.extend((r.low, r.high))
+            where.append("(" + " OR ".join(terms) + ")")
         if flt.errors:
             # a record with the local agent's "error" (an answer cut off mid-body) is an
             # error whatever its status: the text test is a superset, Python decides

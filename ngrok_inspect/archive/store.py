@@ -98,6 +98,34 @@ class ArchiveWriter:
             raise archive_error(e, self.path) from None
         return inserted
 
+    def add_new(
+        self, reqs: Iterable[CapturedRequest], source: str, limit: int | None = None
+    ) -> list[CapturedRequest]:
+        """Store the completed captures of ``reqs`` not stored yet (at most ``limit``), in
+        one transaction; the ones stored, in the order given."""
+        done = [r for r in reqs if not r.pending]
+        if not done:
+            return []
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            known: set[str] = set()
+            for pos in range(0, len(done), 500):  # below SQLite's bound-parameter limit
+                ids = [r.id for r in done[pos : pos + 500]]
+                sql = f"SELECT id FROM captures WHERE id IN ({','.join('?' * len(ids))})"
+                known.update(str(row[0]) for row in self.conn.execute(sql, ids))
+            new: list[CapturedRequest] = []
+            for r in done:
+                if r.id not in known and (limit is None or len(new) < limit):
+                    known.add(r.id)
+                    new.append(r)
+            self.conn.executemany(_INSERT, [row_for(r, source) for r in new])
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise archive_error(e, self.path) from None
+        return new
+
     def prune(self, *, retain: float | None = None, max_size: int | None = None) -> int:
         """Delete captures older than ``retain`` seconds, then the oldest until the stored
         bytes (raw blobs + records) fit ``max_size``; the number deleted."""

@@ -14,9 +14,12 @@ import typer
 
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.output import Output
-from ngrok_inspect.errors import UsageError
+from ngrok_inspect.errors import NgrokInspectError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ngrok_inspect.archive.sink import ArchiveSink
     from ngrok_inspect.local_agent import LocalAgent
     from ngrok_inspect.local_agent.config import AgentConfig
 
@@ -30,6 +33,7 @@ WEB_ADDR_TRIES = 10  # 4040 ... 4049, as ngrok does
     "  ngrok-inspect agent 8000\n\n"
     "  ngrok-inspect agent http://127.0.0.1:3000 --listen 127.0.0.1:8080 --quiet\n\n"
     "  ngrok-inspect agent --config ngrok.yml   (every HTTP tunnel of the file)\n\n"
+    "  ngrok-inspect agent 8000 --db captures.sqlite   (captures kept across restarts)\n\n"
     "  ngrok-inspect agent   (a request bin: every request is answered 200)",
 )
 def agent_command(
@@ -105,6 +109,16 @@ def agent_command(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Do not print a line per request.")
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            metavar="FILE",
+            help="Also store every completed capture in this SQLite archive (created if "
+            "missing), so captures survive a restart.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Capture traffic to a local service and serve the ngrok agent API (like 'ngrok http').
 
@@ -141,7 +155,39 @@ def agent_command(
         inflight_budget=parse_size(inflight_budget),
         on_notice=_note,
     )
-    _run_until_signal(agent, wanted=addr or DEFAULT_WEB_ADDR)
+    sink = _open_archive(db, source=lambda: agent.api_url) if db is not None else None
+    if sink is not None:
+        agent.add_capture_listener(sink)
+    after_stop = None
+    if sink is not None:
+        archive = sink
+
+        def after_stop() -> None:
+            _close_archive(archive, dropped=agent.captures_dropped)
+
+    notes = [f"Archive {db} (every completed capture is stored)"] if db is not None else []
+    _run_until_signal(agent, wanted=addr or DEFAULT_WEB_ADDR, after_stop=after_stop, notes=notes)
+
+
+def _open_archive(db: str, *, source: Callable[[], str]) -> ArchiveSink:
+    """The archive that every completed capture goes to (ArchiveError, exit 2, at once)."""
+    from ngrok_inspect.archive.sink import ArchiveSink
+
+    def warn(exc: NgrokInspectError, count: int) -> None:
+        _note(f"Warning: {count} capture(s) not stored in {db}: {exc.message}")
+
+    return ArchiveSink(db, source, on_error=warn).start()
+
+
+def _close_archive(sink: ArchiveSink, *, dropped: int) -> None:
+    """Store what is still queued; say how many captures the archive got."""
+    sink.close()
+    lost = sink.failed + dropped
+    if sink.stored:
+        plural = "" if sink.stored == 1 else "s"
+        _note(f"{sink.stored} new capture{plural} stored in {sink.path}")
+    if lost:
+        _note(f"Warning: {lost} capture(s) could not be stored in {sink.path}")
 
 
 def _load_config(config: str, *, cli_tunnel: tuple[str | None, str, str]) -> AgentConfig:
@@ -185,22 +231,32 @@ def _note(text: str) -> None:
     Output.notice(text)
 
 
-def _run_until_signal(agent: LocalAgent, *, wanted: str) -> None:
-    """Start the agent, print where it listens, serve until Ctrl-C or SIGTERM (exit 0)."""
+def _run_until_signal(
+    agent: LocalAgent,
+    *,
+    wanted: str,
+    after_stop: Callable[[], None] | None = None,
+    notes: list[str] | None = None,
+) -> None:
+    """Start the agent, print where it listens, serve until Ctrl-C or SIGTERM (exit 0).
+
+    ``after_stop`` runs once the agent has stopped (also when it failed to start)."""
     from ngrok_inspect.cli.signals import stop_requested
 
     with stop_requested() as stop:
         try:
             agent.start()
-            _print_banner(agent, wanted=wanted)
+            _print_banner(agent, wanted=wanted, notes=notes or [])
             while not stop.wait(0.5):
                 pass
         finally:
             agent.stop()
+            if after_stop is not None:
+                after_stop()
     _note("Stopped.")
 
 
-def _print_banner(agent: LocalAgent, *, wanted: str) -> None:
+def _print_banner(agent: LocalAgent, *, wanted: str, notes: list[str]) -> None:
     """Each tunnel (name, public URL -> upstream), the API URL, and any warning."""
     from ngrok_inspect import __version__
     from ngrok_inspect.local_agent.addresses import is_loopback, parse_hostport
@@ -212,6 +268,8 @@ def _print_banner(agent: LocalAgent, *, wanted: str) -> None:
         capture = "" if t.inspect else "  (inspect: false, not captured)"
         _note(f"Tunnel  {t.name:<{width}}  {t.public_url} -> {target}{capture}")
     _note(f"API     {agent.api_url}/api")
+    for line in notes:
+        _note(line)
     wanted_port = parse_hostport(wanted)[1]
     if wanted_port and not agent.api_url.endswith(f":{wanted_port}"):
         _note(f"Note: port {wanted_port} was taken; the API is on {agent.api_url}")

@@ -8,7 +8,7 @@ creation second; within one second their order is random, as on the real agent.
 from __future__ import annotations
 
 import os
-import secrets
+import random
 import time
 
 KSUID_EPOCH = 1_400_000_000
@@ -21,6 +21,9 @@ _MAX_PAYLOAD = (1 << 128) - 1
 _SMALL_STEP = 1 << 16
 _BIG_ROOM = 1 << 96
 _last: list[int] = [0, 0]  # [timestamp, payload] of the previous id
+# Ids are unique, not secret (the API shows them to anyone who may read it): a generator
+# seeded once from the OS is enough, and costs no system call per captured request.
+_RANDOM = random.Random(os.urandom(32))
 
 
 def ksuid(now: float | None = None) -> str:
@@ -34,11 +37,11 @@ def ksuid(now: float | None = None) -> str:
     small (16 random bits), which leaves room for more than 2**79 further ids.
     """
     ts = int(time.time() if now is None else now) - KSUID_EPOCH
-    payload = int.from_bytes(os.urandom(16), "big")
+    payload = _RANDOM.getrandbits(128)
     if ts == _last[0] and payload <= _last[1]:
         room = _MAX_PAYLOAD - _last[1]
         span = room >> 7 if room > _BIG_ROOM else _SMALL_STEP
-        payload = min(_last[1] + 1 + secrets.randbelow(span), _MAX_PAYLOAD)
+        payload = min(_last[1] + 1 + _RANDOM.randrange(span), _MAX_PAYLOAD)
     _last[0], _last[1] = ts, payload
     value = (ts << 128) | payload
     pairs = []

@@ -55,7 +55,7 @@ class PooledResponse:
         if proto is None:
             return
         if self._should_close or not self.content.is_eof():
-            proto.close()
+            self._pool.discard(proto)
         else:
             self._pool.put(proto)
 
@@ -68,20 +68,28 @@ class UpstreamPool:
         self.port = port
         self.timeout = timeout
         self._idle: list[ResponseHandler] = []
+        # each connection's socket, looked up once (uvloop builds a new object per lookup)
+        self._sockets: dict[ResponseHandler, Any] = {}
 
     def put(self, proto: ResponseHandler) -> None:
         """Keep an idle connection for the next request."""
         if proto.is_connected() and not proto.should_close and len(self._idle) < MAX_IDLE:
             self._idle.append(proto)
         else:
-            proto.close()
+            self.discard(proto)
+
+    def discard(self, proto: ResponseHandler) -> None:
+        """Close a connection that will not be reused."""
+        self._sockets.pop(proto, None)
+        proto.close()
 
     async def _connect(self) -> ResponseHandler:
         loop = asyncio.get_running_loop()
-        _, proto = await asyncio.wait_for(
+        transport, proto = await asyncio.wait_for(
             loop.create_connection(lambda: ResponseHandler(loop), self.host, self.port),
             self.timeout,
         )
+        self._sockets[proto] = transport.get_extra_info("socket")
         return proto
 
     async def request(
@@ -99,12 +107,12 @@ class UpstreamPool:
         while self._idle:
             proto = self._idle.pop()
             if not proto.is_connected() or proto.should_close:
-                proto.close()
+                self.discard(proto)
                 continue
             try:
                 return await self._exchange(proto, method, data)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                proto.close()
+                self.discard(proto)
                 if method not in IDEMPOTENT:
                     raise
                 # the upstream closed the idle connection: try a fresh one
@@ -121,7 +129,7 @@ class UpstreamPool:
         assert proto.transport is not None
         proto.transport.write(data)
         if QUICKACK is not None:
-            sock = proto.transport.get_extra_info("socket")
+            sock = self._sockets.get(proto)
             if sock is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         proto.start_timeout()
@@ -134,7 +142,7 @@ class UpstreamPool:
                     raise aiohttp.ServerDisconnectedError("101 without an Upgrade request")
                 message, payload = await proto.read()
         except BaseException:
-            proto.close()
+            self.discard(proto)
             raise
         return PooledResponse(self, proto, message, payload)
 
@@ -143,3 +151,4 @@ class UpstreamPool:
         for proto in self._idle:
             proto.close()
         self._idle.clear()
+        self._sockets.clear()

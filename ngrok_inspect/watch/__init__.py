@@ -25,7 +25,14 @@ from ngrok_inspect.watch.monitor import (
     TunnelFigures,
     error_summary,
 )
-from ngrok_inspect.watch.poller import SLACK, FollowEvent, Poller, follow, is_agent_down
+from ngrok_inspect.watch.poller import (
+    SLACK,
+    FollowEvent,
+    Poller,
+    follow,
+    follow_batches,
+    is_agent_down,
+)
 from ngrok_inspect.watch.wait import (
     UnexpectedStatusError,
     WaitStoppedError,
@@ -52,6 +59,7 @@ __all__ = [
     "WaitTimeoutError",
     "error_summary",
     "follow",
+    "follow_batches",
     "is_agent_down",
     "run_alert_hook",
     "run_trigger",

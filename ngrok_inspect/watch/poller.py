@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.models import CapturedRequest
 
-__all__ = ["MAX_LIMIT", "SLACK", "FollowEvent", "Poller", "follow", "is_agent_down"]
+__all__ = [
+    "MAX_LIMIT",
+    "SLACK",
+    "FollowEvent",
+    "Poller",
+    "follow",
+    "follow_batches",
+    "is_agent_down",
+]
 
 #: entry inserted a little after its start is not taken for an old one. The price: a poll
 #: fetches every entry of the last second or two (see docs/benchmarks.md).
@@ -244,6 +252,42 @@ def follow(
     down at the start), before waiting for anything: the place for a trigger.
     ``clock`` is read for the deadline and slept on between polls (tests inject one).
     """
+    for events in follow_batches(
+        client,
+        flt,
+        poll_interval=poll_interval,
+        page=page,
+        stop=stop,
+        timeout=timeout,
+        include_existing=include_existing,
+        pending_existing=pending_existing,
+        on_ready=on_ready,
+        clock=clock,
+    ):
+        yield from events
+
+
+def follow_batches(
+    client: AgentClient,
+    flt: RequestFilter | None = None,
+    *,
+    poll_interval: float = 0.5,
+    page: int = 20,
+    stop: threading.Event | None = None,
+    timeout: float | None = None,
+    include_existing: bool = False,
+    pending_existing: bool = True,
+    on_ready: Callable[[], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Iterator[list[FollowEvent]]:
+    """:func:`follow`, one list of events per poll (empty when nothing happened), for a
+    caller that handles what one poll brought together (``record`` stores it in one
+    transaction).
+
+    ``on_ready`` is called once the starting point is recorded (or the agent was found
+    down at the start), before waiting for anything: the place for a trigger.
+    ``clock`` is read for the deadline and slept on between polls (tests inject one).
+    """
     poller = Poller(
         client,
         flt,
@@ -254,7 +298,7 @@ def follow(
     deadline = None if timeout is None else clock.monotonic() + timeout
     first = True
     while True:
-        yield from poller.poll()
+        yield poller.poll()
         if first:
             first = False
             if on_ready is not None:
@@ -267,7 +311,7 @@ def follow(
             left = deadline - clock.monotonic()
             if left <= 0:
                 # one last look so that an entry that arrived just now is not missed
-                yield from poller.poll()
+                yield poller.poll()
                 return
             wait = min(wait, left)
         if clock.sleep(wait, stop):
