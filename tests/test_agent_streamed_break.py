@@ -133,3 +133,15 @@ def test_the_archive_counts_the_cut_answer_as_an_error_too(
         assert len(source.query(RequestFilter())) == 2
     finally:
         source.close()
+
+
+def test_requests_show_says_why_the_answer_is_short(
+    agent: tuple[LocalAgent, list[dict[str, Any]]],
+) -> None:
+    local, _ = agent
+    fetch_cut(local.public_url + "/length")
+    shown = invoke(["--api-url", local.api_url, "requests", "show", "last"])
+    assert shown.exit_code == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[1].startswith("Status:") and "200 OK" in lines[1]
+    assert lines[2] == f"Error:    the upstream broke off after 100000 of {LENGTH} body bytes"

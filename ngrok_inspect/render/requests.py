@@ -190,10 +190,14 @@ def _summary_rows(
     req: CapturedRequest, public_urls: dict[str, str] | None
 ) -> list[tuple[str, str]]:
     resp = req.response
-    status = "pending (no response yet)" if resp is None else escape.field(resp.status)
+    if resp is not None:
+        status = escape.field(resp.status)
+    else:
+        status = "none (the exchange failed)" if req.error else "pending (no response yet)"
     rows = [
         ("Request", f"{escape.field(req.method)} {full_url(req, public_urls)}"),
         ("Status", status),
+        *([("Error", escape.field(req.error))] if req.error else []),
         ("Duration", "-" if req.pending else f"{duration_text(req.duration_ms)} ms"),
         ("Time", time_text(req.start, full=True)),
         ("Tunnel", escape.field(req.tunnel_name)),
