@@ -7,6 +7,7 @@ exception). Error messages name URLs, ids and status lines only, never captured 
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import re
@@ -41,6 +42,8 @@ ALL = 1_000_000
 
 _FULL_ID = re.compile(r"airt_[0-9A-Za-z]{27}")
 _REQUESTS = "/api/requests/http"
+SEND_PATH = "/api/requests/http/replay"  # the local agent's extension (send_request)
+LOCAL_AGENT_SUFFIX = "-ngrok-inspect"  # the local agent's agent_version ends so
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -420,6 +423,22 @@ class AgentClient:
         self._call(
             "POST", _REQUESTS, body={"id": request_id, "tunnel_name": tunnel_name}, context=context
         )
+
+    @_names_agent
+    def records_sends(self) -> bool:
+        """Whether this agent has our extension ``POST /api/requests/http/replay`` (an
+        ``ngrok-inspect agent``: its ``agent_version`` ends in ``-ngrok-inspect``)."""
+        version = self.status().agent_version or ""
+        return version.endswith(LOCAL_AGENT_SUFFIX)
+
+    @_names_agent
+    def send_request(self, raw: bytes, tunnel_name: str) -> CapturedRequest:
+        """Our local agent's extension: send ``raw`` (a whole HTTP/1.x request) through
+        ``tunnel_name`` and capture it as ``remote_addr: "replayed"``; the new capture,
+        answered. A real ngrok agent has no such call (check :meth:`records_sends`)."""
+        body = {"tunnel_name": tunnel_name, "raw": base64.b64encode(raw).decode("ascii")}
+        data = self._call("POST", SEND_PATH, body=body, context={"tunnel": tunnel_name})
+        return self._captured(self._json_object(data, self.base_url + SEND_PATH), SEND_PATH)
 
     @_names_agent
     def delete_requests(self) -> None:

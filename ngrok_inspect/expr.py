@@ -44,7 +44,7 @@ from ngrok_inspect.errors import UsageError
 if TYPE_CHECKING:
     from ngrok_inspect.models import CapturedRequest, HttpMessage
 
-__all__ = ["Expression", "ExpressionError", "parse_expression"]
+__all__ = ["Expression", "ExpressionError", "node_text", "parse_expression"]
 
 MAX_EXPRESSION_LENGTH = 4096
 MAX_DEPTH = 48
@@ -621,6 +621,87 @@ class _Parser:
         return Field("json", side=name, steps=tuple(steps))
 
 
+# --------------------------------------------------------------------------- explaining
+
+
+#: A value quoted in an explanation is cut to this many characters.
+EXPLAIN_VALUE_CHARS = 60
+
+
+def node_text(node: Node) -> str:
+    """``node`` written back as expression text (a canonical spelling of what was typed)."""
+    if isinstance(node, Literal):
+        return json.dumps(node.const, ensure_ascii=False)
+    if isinstance(node, Field):
+        if node.kind == "simple":
+            return node.name
+        if node.kind == "header":
+            return f"{node.side}.header[{json.dumps(node.name)}]"
+        if node.kind == "body":
+            return f"{node.side}.body"
+        path = "".join(
+            f".{s}" if isinstance(s, str) and s.isidentifier() else f"[{json.dumps(s)}]"
+            for s in node.steps
+        )
+        return f"{node.side}.json{path}"
+    if isinstance(node, Compare):
+        return f"{node_text(node.left)} {node.op} {node_text(node.right)}"
+    if isinstance(node, Match):
+        op = "!~" if node.negate else "~"
+        return f"{node_text(node.left)} {op} {json.dumps(node.pattern.pattern)}"
+    if isinstance(node, In):
+        items = ", ".join(json.dumps(i, ensure_ascii=False) for i in node.items)
+        return f"{node_text(node.left)} {'not in' if node.negate else 'in'} [{items}]"
+    if isinstance(node, BoolOp):
+        return f" {node.op} ".join(_grouped(o) for o in node.operands)
+    if isinstance(node, Not):
+        return f"not {_grouped(node.operand)}"
+    return "?"
+
+
+def _grouped(node: Node) -> str:
+    text = node_text(node)
+    return f"({text})" if isinstance(node, BoolOp) else text
+
+
+def _shown(field: Field, value: Any) -> str:
+    """How an explanation quotes the value a field had: secrets (by the export policy's
+    names) are not repeated, and long or control-laden values are made safe and short."""
+    from ngrok_inspect import escape
+    from ngrok_inspect.redaction import DEFAULT_POLICY, REDACTED
+
+    if value is None:
+        return "missing"
+    if field.kind == "header" and DEFAULT_POLICY.is_secret_header(field.name):
+        return REDACTED
+    if field.kind == "json":
+        names = [s for s in field.steps if isinstance(s, str)]
+        if names and DEFAULT_POLICY.is_secret_param(names[-1]):
+            return REDACTED
+    if field.kind == "body":
+        return f"a body of {len(value)} characters"
+    text = escape.field(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    if len(text) > EXPLAIN_VALUE_CHARS:
+        text = text[: EXPLAIN_VALUE_CHARS - 1] + "…"
+    return text
+
+
+def _why(node: Node, src: Source) -> str:
+    """One false part of an expression, said with the value its field had."""
+    if isinstance(node, Field):
+        return f"{node_text(node)} was {_shown(node, node.value(src))}"
+    if isinstance(node, (Compare, Match, In)):
+        sides = (node.left, node.right) if isinstance(node, Compare) else (node.left,)
+        found = [
+            f"{node_text(n)} was {_shown(n, n.value(src))}" for n in sides if isinstance(n, Field)
+        ]
+        if found:
+            return f"{', '.join(found)} (wanted {node_text(node)})"
+    if isinstance(node, BoolOp) and node.op == "or":
+        return "none of: " + "; ".join(_why(o, src) for o in node.operands)
+    return f"{node_text(node)} was false"
+
+
 # --------------------------------------------------------------------------- sources
 
 
@@ -721,6 +802,22 @@ class Expression:
     def evaluate(self, req: CapturedRequest) -> bool:
         """True when ``req`` satisfies the expression."""
         return _truthy(self.root.value(RequestSource(req)))
+
+    @property
+    def parts(self) -> tuple[Node, ...]:
+        """The operands of the top-level ``and`` (the whole expression when it is none)."""
+        root = self.root
+        return root.operands if isinstance(root, BoolOp) and root.op == "and" else (root,)
+
+    def explain(self, req: CapturedRequest) -> list[str]:
+        """Why ``req`` does not satisfy the expression: one line for each false operand of
+        its top-level ``and``, with the value each field had (``req.json.ref was
+        "refs/heads/dev" (wanted req.json.ref == "refs/heads/main")``); [] when it does.
+        Secret headers and JSON fields (the export policy's names) read [REDACTED]."""
+        src = RequestSource(req)
+        if _truthy(self.root.value(src)):
+            return []
+        return [_why(part, src) for part in self.parts if not _truthy(part.value(src))]
 
     def evaluate_record(self, record: Mapping[str, Any]) -> bool:
         """True when the JSON record (the ``--json`` shape) satisfies the expression."""

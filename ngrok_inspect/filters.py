@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ngrok_inspect.models import CapturedRequest
 
 __all__ = [
+    "FilterCheck",
     "RequestFilter",
     "StatusRange",
     "parse_expression",
@@ -185,6 +186,39 @@ def parse_expression(text: str) -> Expression:
 
 
 @dataclass(frozen=True)
+class FilterCheck:
+    """How one request fared against a :class:`RequestFilter` (:meth:`RequestFilter.explain`):
+    ``criteria`` conditions were checked, ``missed`` says those it failed, one line each."""
+
+    criteria: int
+    missed: tuple[str, ...]
+
+    @property
+    def matched(self) -> bool:
+        """It passed every criterion."""
+        return not self.missed
+
+    @property
+    def partial(self) -> bool:
+        """It passed some criteria but not all (a near miss)."""
+        return 0 < len(self.missed) < self.criteria
+
+
+#: A value quoted in an explanation is cut to this many characters.
+_QUOTED_CHARS = 60
+
+
+def _quoted(value: str) -> str:
+    """``value`` quoted for a message: control characters escaped, long ones cut."""
+    from ngrok_inspect import escape
+
+    text = escape.field(value)
+    if len(text) > _QUOTED_CHARS:
+        text = text[: _QUOTED_CHARS - 1] + "…"
+    return f"'{text}'"
+
+
+@dataclass(frozen=True)
 class RequestFilter:
     """What to keep. Every field is optional; :meth:`matches` is the AND of those given.
 
@@ -297,6 +331,58 @@ class RequestFilter:
         if self.body_contains is not None and not self._body_contains(req):
             return False
         return self.where is None or self.where.evaluate(req)
+
+    def explain(self, req: CapturedRequest) -> FilterCheck:
+        """Which criteria ``req`` misses, each said with what it had (``method was GET``,
+        ``req.json.ref was "refs/heads/dev" (wanted req.json.ref == "refs/heads/main")``).
+
+        Every flag is one criterion, every ``--header`` one, and every operand of the
+        ``--where`` expression's top-level ``and`` one; ``explain(r).matched`` is
+        ``matches(r)``. Secret header and body values are not repeated (export policy).
+        """
+        from ngrok_inspect.redaction import DEFAULT_POLICY, REDACTED
+
+        checks: list[tuple[bool, str]] = []
+        code = req.status_code
+        status = "pending" if code is None else str(code)
+        if self.tunnel is not None:
+            checks.append(
+                (req.tunnel_name == self.tunnel, f"tunnel was {_quoted(req.tunnel_name)}")
+            )
+        if self.methods:
+            checks.append((req.method.upper() in self.methods, f"method was {_quoted(req.method)}"))
+        if self.statuses:
+            ok = code is not None and any(code in r for r in self.statuses)
+            checks.append((ok, f"status was {status}"))
+        if self.errors:
+            checks.append((req.is_error, f"status was {status} (not an error)"))
+        if self.since is not None:
+            checks.append(
+                (req.start >= self.since, f"it started at {req.start.isoformat()} (before --since)")
+            )
+        if self.paths:
+            ok = any(fnmatchcase(req.path, p) for p in self.paths)
+            checks.append((ok, f"path was {_quoted(req.path)}"))
+        for name, glob in self.headers:
+            values = req.request.header_values(name)
+            ok = any(fnmatchcase(v, glob) for v in values)
+            if not values:
+                said = f"there was no {_quoted(name)} header"
+            elif DEFAULT_POLICY.is_secret_header(name):
+                said = f"header {_quoted(name)} was {REDACTED}"
+            else:
+                said = f"header {_quoted(name)} was {_quoted(values[0])}"
+            checks.append((ok, said))
+        if self.body_contains is not None:
+            checks.append(
+                (self._body_contains(req), f"no body contained {_quoted(self.body_contains)}")
+            )
+        missed = [text for ok, text in checks if not ok]
+        criteria = len(checks)
+        if self.where is not None:
+            criteria += len(self.where.parts)
+            missed.extend(self.where.explain(req))
+        return FilterCheck(criteria, tuple(missed))
 
     def _body_contains(self, req: CapturedRequest) -> bool:
         needle = self.body_contains or ""

@@ -67,6 +67,7 @@ class NgrokCapture:
     def requests(self, **filters: Any) -> list[CapturedRequest]:
         """Everything captured so far that matches ``filters`` (oldest first); the keyword
         arguments are those of :meth:`RequestFilter.parse` (method, path, status, where…)."""
+        __tracebackhide__ = True  # a failure points at the test, not at this helper
         from ngrok_inspect.filters import RequestFilter
 
         flt = RequestFilter.parse(**filters)
@@ -84,48 +85,71 @@ class NgrokCapture:
         """Block until ``count`` completed requests match ``filters``; return them.
 
         Captures made earlier in the test count too (the agent is new for each test);
-        pass ``include_existing=False`` to count only what arrives from now on. Raises
-        :class:`~ngrok_inspect.errors.ConditionNotMetError` on timeout, saying what was
-        awaited and how many matched.
+        pass ``include_existing=False`` to count only what arrives from now on. On a
+        timeout or an unexpected status the test fails with what was awaited, how many
+        matched and what arrived instead (each request with the conditions it missed),
+        with a traceback that ends in the test, not in ngrok-inspect.
         """
+        __tracebackhide__ = True
+        from ngrok_inspect.errors import ConditionNotMetError
         from ngrok_inspect.filters import RequestFilter
-        from ngrok_inspect.watch import wait_for
+        from ngrok_inspect.watch import WaitTimeoutError, wait_for
 
-        return wait_for(
-            self.client,
-            RequestFilter.parse(**filters),
-            count=count,
-            timeout=timeout,
-            include_existing=include_existing,
-            expect_status=expect_status,
-            poll_interval=0.05,
-        )
+        flt = RequestFilter.parse(**filters)
+        try:
+            return wait_for(
+                self.client,
+                flt,
+                count=count,
+                timeout=timeout,
+                include_existing=include_existing,
+                expect_status=expect_status,
+                poll_interval=0.05,
+            )
+        except ConditionNotMetError as exc:
+            lines = [exc.message]
+            if isinstance(exc, WaitTimeoutError) and exc.explanation:
+                lines.append(exc.explanation)
+            failure = "\n".join(lines)
+        # outside the except: no "during handling of the above exception" chain to show
+        pytest.fail(failure)
 
     def clear(self) -> None:
         """Forget everything captured so far."""
         self.client.delete_requests()
 
 
+def _marked_upstream(request: pytest.FixtureRequest) -> str | None:
+    marker = request.node.get_closest_marker("ngrok_upstream")
+    return str(marker.args[0]) if marker is not None and marker.args else None
+
+
 @pytest.fixture
 def ngrok_upstream(request: pytest.FixtureRequest) -> str:
     """The upstream URL (override this fixture, or use ``@pytest.mark.ngrok_upstream``)."""
-    marker = request.node.get_closest_marker("ngrok_upstream")
-    if marker is None or not marker.args:
+    url = _marked_upstream(request)
+    if url is None:
         pytest.fail(
             "the 'ngrok' fixture needs an upstream: override the 'ngrok_upstream' fixture "
             "or mark the test with @pytest.mark.ngrok_upstream('http://127.0.0.1:PORT')",
             pytrace=False,
         )
-    return str(marker.args[0])
+    return url
 
 
 @pytest.fixture
-def ngrok(ngrok_upstream: str) -> Iterator[NgrokCapture]:
-    """A :class:`NgrokCapture`: a local agent in front of ``ngrok_upstream`` for this test."""
+def ngrok(request: pytest.FixtureRequest) -> Iterator[NgrokCapture]:
+    """A :class:`NgrokCapture`: a local agent in front of the test's upstream: the one of
+    its ``@pytest.mark.ngrok_upstream(url)`` marker, which wins over an ``ngrok_upstream``
+    fixture the module or conftest overrides (that fixture is then not even set up), else
+    the ``ngrok_upstream`` fixture."""
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.local_agent import LocalAgent
 
-    agent = LocalAgent(ngrok_upstream)
+    upstream = _marked_upstream(request)
+    if upstream is None:
+        upstream = str(request.getfixturevalue("ngrok_upstream"))
+    agent = LocalAgent(upstream)
     agent.start()
     client = AgentClient(agent.api_url, timeout=10.0)
     try:

@@ -28,8 +28,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "agent-2.3.41"
 #: The seam itself, and the error boundary (``Error:`` lines, ``--version`` before typer
 #: is imported, silencing a closed stdout).
 EXEMPT = {"output.py", "__init__.py"}
-#: Modules not converted yet (this set only shrinks; see test_not_yet_is_honest).
-NOT_YET = {}
 
 _STREAMS = {"stdout", "stderr"}
 _WRITERS = {"print", "Console", "make_console"}

@@ -116,11 +116,95 @@ def test_wait_for_failure_says_what_was_awaited(pytester: pytest.Pytester) -> No
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "*WaitTimeoutError: timed out after 0.5s waiting for 1 request matching "
-            "method POST, status 2xx, path /webhook*: 0 matched*",
-            "*UnexpectedStatusError:*answered 422, expected 2xx*",
+            "*Failed: timed out after 0.5s waiting for 1 request matching "
+            "method POST, status 2xx, path /webhook*: 0 matched, 1 other arrived*",
+            "*Failed: request airt_* (POST /webhook) answered 422, expected 2xx*",
         ]
     )
+
+
+def test_wait_for_failure_says_what_arrived_and_hides_its_frames(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(RECEIVER)
+    pytester.makepyfile(
+        """
+        import urllib.error
+        import urllib.request
+
+        import pytest
+        from conftest import post
+
+        @pytest.fixture
+        def ngrok_upstream(receiver):
+            return receiver
+
+        def test_wrong_branch(ngrok):
+            post(ngrok.public_url + "/webhook", {"event": "push", "ref": "refs/heads/dev"},
+                 {"X-GitHub-Event": "push"})
+            try:  # misses every condition: not a near miss
+                urllib.request.urlopen(ngrok.public_url + "/other", timeout=10)
+            except urllib.error.HTTPError:
+                pass
+            ngrok.wait_for(method="POST", path="/webhook",
+                           where='req.json.ref == "refs/heads/main"', timeout=0.5)
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*def test_wrong_branch(ngrok):*",
+            "*ngrok.wait_for(method=*",
+            "E*Failed: timed out after 0.5s waiting for 1 request matching method POST, "
+            "path /webhook, where req.json.ref == *: 0 matched, 2 others arrived",
+            "E*Arrived but did not match (most recent first; they matched part of the filter):",
+            'E*airt_*  POST /webhook 204: req.json.ref was "refs/heads/dev" '
+            '(wanted req.json.ref == "refs/heads/main")',
+        ]
+    )
+    out = result.stdout.str()
+    # the traceback ends in the test: neither the helper nor the wait loop is shown
+    assert "pytest_plugin.py" not in out
+    assert "wait.py" not in out
+    assert "During handling" not in out
+    assert " GET /other " not in out  # it matched nothing of the filter: not a near miss
+
+
+def test_marker_wins_over_a_module_that_overrides_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECEIVER)
+    pytester.makepyfile(
+        """
+        import threading
+        from http.server import ThreadingHTTPServer
+
+        import pytest
+        from conftest import Receiver, post
+
+        SERVER = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        threading.Thread(target=SERVER.serve_forever, args=(0.05,), daemon=True).start()
+        MARKED = f"http://127.0.0.1:{SERVER.server_address[1]}"
+        OVERRIDE_USED = []
+
+        @pytest.fixture
+        def ngrok_upstream(receiver):
+            OVERRIDE_USED.append(receiver)
+            return receiver
+
+        @pytest.mark.ngrok_upstream(MARKED)
+        def test_marked(ngrok):
+            assert post(ngrok.public_url + "/x", {"event": "push"}) == 204
+            [req] = ngrok.wait_for(path="/x", timeout=10)
+            assert req.status_code == 204
+            assert OVERRIDE_USED == []
+
+        def test_unmarked_uses_the_override(ngrok):
+            assert post(ngrok.public_url + "/y", {"event": "push"}) == 204
+            assert len(OVERRIDE_USED) == 1 and OVERRIDE_USED[0] != MARKED
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--strict-markers")
+    result.assert_outcomes(passed=2)
 
 
 def test_upstream_from_marker_and_missing_upstream(pytester: pytest.Pytester) -> None:

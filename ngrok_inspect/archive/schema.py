@@ -8,6 +8,8 @@ from pathlib import Path
 from ngrok_inspect.errors import ExitCode, NgrokInspectError
 
 SCHEMA_VERSION = 2
+#: Seconds a writer waits for another writer's lock before giving up ("locked").
+BUSY_TIMEOUT = 5.0
 
 # MIGRATIONS[n] takes a database from version n to n + 1; each runs in one transaction.
 MIGRATIONS: list[str] = [
@@ -63,7 +65,7 @@ def open_archive(path: str | Path, *, create: bool = True) -> sqlite3.Connection
     if p.is_dir():
         raise ArchiveError(f"{str(p)!r} is a directory, not an archive file", hint=_HINT)
     try:
-        conn = sqlite3.connect(p, timeout=5.0, isolation_level=None)
+        conn = sqlite3.connect(p, timeout=BUSY_TIMEOUT, isolation_level=None)
     except sqlite3.Error as e:
         raise ArchiveError(f"cannot open archive {str(p)!r}: {e}", hint=_HINT) from None
     try:
@@ -114,7 +116,7 @@ def archive_error(e: sqlite3.Error, p: str | Path) -> ArchiveError:
             f"archive {str(p)!r} is locked by another writer",
             hint="Wait for it to finish, or record into another file",
         )
-    if "full" in text:
+    if "full" in text or "disk I/O error" in text:  # ENOSPC; EFBIG (a file size limit)
         err = ArchiveError(
             f"archive {str(p)!r}: disk full; the last batch was not stored",
             hint="Free some space, or prune with --retain/--max-size",

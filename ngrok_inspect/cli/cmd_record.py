@@ -37,8 +37,12 @@ def record_command(
         typer.Option("--retain", metavar="AGE", help="Delete captures older than this (7d, 12h)."),
     ] = None,
     max_size: Annotated[
-        int | None,
-        typer.Option("--max-size", min=1, metavar="BYTES", help="Keep the newest that fit."),
+        str | None,
+        typer.Option(
+            "--max-size",
+            metavar="SIZE",
+            help="Keep the newest captures that fit (500MB, 1GiB, bytes).",
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="One line per stored capture (stderr).")
@@ -49,42 +53,55 @@ def record_command(
     holds now, then new ones as they complete (survives agent restarts and 'clear').
     A second run into the same file adds only what is new. Stops on Ctrl-C, --count,
     --timeout."""
-    from ngrok_inspect.archive import ArchiveWriter
-    from ngrok_inspect.filters import parse_duration
+    from ngrok_inspect.archive import ArchiveError, ArchiveWriter
+    from ngrok_inspect.archive.retention import Pruner, Retention
     from ngrok_inspect.render.monitor import notice_line
     from ngrok_inspect.watch import follow_batches
 
+    retention = Retention.parse(retain, max_size)  # a bad value exits 2 before the file opens
     out = Output.open(ndjson=as_json)
     st = state()
-    retain_s = None if retain is None else parse_duration(retain, "--retain")
-    source = st.settings.api_url
     stored = 0
     live = out.progress_live() and not verbose
-    with ArchiveWriter(db) as writer, st.client() as client:
-        if retain_s is not None or max_size is not None:
-            writer.prune(retain=retain_s, max_size=max_size)
-        # what one poll brought is stored in one transaction: at full load a commit per
-        # capture was a third of the time, and 'record' fell behind the agent
-        for events in follow_batches(client, flt, timeout=timeout, include_existing=True):
-            reqs = []
-            for event in events:
-                if event.kind != "request" or event.request is None:
-                    out.notice(notice_line(event))
-                    continue
-                reqs.append(event.request)
-            left = None if count is None else count - stored
-            for req in writer.add_new(reqs, source, limit=left):
-                stored += 1
-                if as_json:
-                    out.record(req)
-                if verbose:
-                    out.notice(
-                        "stored {} {} {} {}", req.id, req.method, req.request.uri, req.status_code
-                    )
-                elif live:
-                    out.progress(f"stored {stored}")
-            if count is not None and stored >= count:
-                break
-    if live:
-        out.end_progress()
+
+    def pruned(n: int) -> None:
+        if n:
+            out.notice(f"pruned {n} capture{'s' if n != 1 else ''} ({retention.describe()})")
+
+    try:
+        with ArchiveWriter(db) as writer, st.client() as client:
+            pruner = Pruner(writer, retention)
+            pruned(pruner.prune())
+            # what one poll brought is stored in one transaction: at full load a commit per
+            # capture was a third of the time, and 'record' fell behind the agent
+            for events in follow_batches(client, flt, timeout=timeout, include_existing=True):
+                reqs = []
+                for event in events:
+                    if event.kind != "request" or event.request is None:
+                        out.notice(notice_line(event))
+                        continue
+                    reqs.append(event.request)
+                left = None if count is None else count - stored
+                for req in writer.add_new(reqs, st.settings.api_url, limit=left):
+                    stored += 1
+                    if as_json:
+                        out.record(req)
+                    if verbose:
+                        out.notice(
+                            "stored {} {} {} {}",
+                            req.id, req.method, req.request.uri, req.status_code,
+                        )  # fmt: skip
+                    elif live:
+                        out.progress(f"stored {stored}")
+                pruned(pruner.due())
+                if count is not None and stored >= count:
+                    break
+            pruned(pruner.prune())
+    except ArchiveError:
+        if stored:  # what is in the file stays: say how much before the error line
+            out.notice(f"{stored} new capture{'s' if stored != 1 else ''} stored in {{}}", db)
+        raise
+    finally:
+        if live:
+            out.end_progress()
     out.notice(f"{stored} new capture{'s' if stored != 1 else ''} stored in {{}}", db)

@@ -48,7 +48,7 @@ def fetch_requests(
     epilog="Examples:\n\n"
     "  ngrok-inspect requests list --tunnel web --errors\n\n"
     "  ngrok-inspect requests list --status 4xx,5xx --since 10m --json | jq -r '.[].uri'\n\n"
-    "  ngrok-inspect requests list -q --method POST | xargs -n1 ngrok-inspect replay\n\n"
+    "  ngrok-inspect requests list -q --method POST | xargs -r -n1 ngrok-inspect replay\n\n"
     "  ngrok-inspect requests list -f --path '/webhook*'",
 )
 @with_filters

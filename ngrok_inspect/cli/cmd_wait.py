@@ -25,7 +25,12 @@ def run_wait(
 ) -> None:
     """Wait, then print the matches (NDJSON records with ``as_json``); raise on failure."""
     from ngrok_inspect.pipewatch import watch_reader
-    from ngrok_inspect.watch import UnexpectedStatusError, WaitStoppedError, wait_for
+    from ngrok_inspect.watch import (
+        UnexpectedStatusError,
+        WaitStoppedError,
+        WaitTimeoutError,
+        wait_for,
+    )
 
     st = state()
     out = Output.open(ndjson=as_json)
@@ -58,6 +63,10 @@ def run_wait(
         return
     except UnexpectedStatusError as exc:
         out.record(exc.request)  # the issue: print the offending entry, then exit 6
+        raise
+    except WaitTimeoutError as exc:
+        if exc.explanation:  # what arrived instead, above the error line
+            out.notice(exc.explanation)
         raise
     finally:
         client.close()

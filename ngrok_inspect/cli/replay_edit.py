@@ -137,19 +137,28 @@ def _send_one(
     client: AgentClient,
     original: CapturedRequest,
     out: OutgoingRequest,
-    base: str,
+    route: Route,
     *,
-    captured: bool,
     wait: bool,
     timeout: float,
 ) -> tuple[str | None, SentResult]:
     from ngrok_inspect.cli.output import Output
     from ngrok_inspect.replay import send
+    from ngrok_inspect.replay.sending import send_captured
 
+    if route.records is not None:  # our local agent sends it and captures it itself
+        new, result = send_captured(client, out, route.records, route.base)
+        if result.dropped_encoding:
+            Output.notice(
+                "Content-Encoding {} cannot be re-encoded: it was dropped and the body sent as is",
+                result.dropped_encoding,
+            )
+        return new.id, result
+    captured = route.captured
     known: set[str] = set()
     if captured and wait:
         known = {r["id"] for r in client.list_requests_raw(limit=50) if "id" in r}
-    result = send(out, base, timeout=max(timeout, 1.0))
+    result = send(out, route.base, timeout=max(timeout, 1.0))
     if result.dropped_encoding:
         Output.notice(
             "Content-Encoding {} cannot be re-encoded: it was dropped and the body sent as is",
@@ -190,7 +199,8 @@ def run_edited(
     st = state()
     with st.client() as client:  # with --db and --to the agent is never asked
         original = _original(client, request_id, db)
-        base = args.to if args.to is not None else _tunnel_url(client, original, tunnel)
+        route = _route(client, original, tunnel, args.to, dry_run=args.dry_run)
+        base = route.base
         out = _build(original, args, edits, secret)
         if args.dry_run:
             from ngrok_inspect.replay.dryrun import render
@@ -212,13 +222,7 @@ def run_edited(
                 )
             return
         new_id, result = _send_one(
-            client,
-            original,
-            out,
-            base,
-            captured=args.to is None,
-            wait=not no_wait,
-            timeout=st.settings.timeout,
+            client, original, out, route, wait=not no_wait, timeout=st.settings.timeout
         )
     if as_json:
         emit.document({"id": new_id, "replay_of": original.id, **result.to_dict()})
@@ -294,16 +298,16 @@ def run_all(
         if not reqs:
             emit.notice("No captured requests matching {} to replay", flt.describe())
             return
+        recorder = args.to is None and client.records_sends()  # asked once, not per request
         for n, original in enumerate(reqs):
             if n and delay > 0:
                 time.sleep(delay)  # pacing the receiver, as asked
             try:
-                base = args.to if args.to is not None else _tunnel_url(client, original, tunnel)
+                route = _route(client, original, tunnel, args.to, recorder=recorder)
                 out = _build(original, args, edits, secret)
                 new_id, result = _send_one(
-                    client, original, out, base, captured=args.to is None,
-                    wait=not no_wait, timeout=st.settings.timeout,
-                )  # fmt: skip
+                    client, original, out, route, wait=not no_wait, timeout=st.settings.timeout
+                )
             except NgrokInspectError as e:
                 failures += 1
                 emit.notice("{}: {}", original.id, e.message)
@@ -332,9 +336,31 @@ def run_all(
         )
 
 
-def _tunnel_url(client: object, original: CapturedRequest, tunnel: str | None) -> str:
+@dataclass(frozen=True)
+class Route:
+    """Where an edited request goes: ``base`` URL; ``captured`` when through a tunnel;
+    ``records`` the tunnel name when the agent (ours) sends and captures it itself."""
+
+    base: str
+    captured: bool
+    records: str | None = None
+
+
+def _route(
+    client: object,
+    original: CapturedRequest,
+    tunnel: str | None,
+    to: str | None,
+    *,
+    dry_run: bool = False,
+    recorder: bool | None = None,
+) -> Route:
+    """``--to URL``; else the tunnel's public URL, sent by our local agent itself (so the
+    capture is ``remote_addr: "replayed"``) or, for a real ngrok agent, by us."""
     from ngrok_inspect.client import AgentClient
 
+    if to is not None:
+        return Route(to, captured=False)
     assert isinstance(client, AgentClient)
     name = tunnel or original.tunnel_name
     tunnels = client.tunnels()
@@ -345,7 +371,11 @@ def _tunnel_url(client: object, original: CapturedRequest, tunnel: str | None) -
             f"no http tunnel {name!r} to send the edited request through",
             hint="Use --to URL to send it straight to your app",
         )
-    return http[0].public_url
+    if dry_run:
+        return Route(http[0].public_url, captured=True)
+    if recorder is None:
+        recorder = client.records_sends()
+    return Route(http[0].public_url, captured=True, records=http[0].name if recorder else None)
 
 
 def _resign_again(

@@ -9,6 +9,8 @@ This is the only module that knows them: the core raises domain errors
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import itertools
 import json
 import re
@@ -22,6 +24,7 @@ from ngrok_inspect import __version__
 from ngrok_inspect.local_agent.core import (
     AgentCore,
     CoreError,
+    InvalidRequest,
     InvalidTunnel,
     NotReplayable,
     UnknownEntry,
@@ -31,6 +34,7 @@ from ngrok_inspect.local_agent.core import (
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _INT = re.compile(r"^[+-]?[0-9]+$")
 DEFAULT_LIMIT = 100
+SEND_PATH = "/api/requests/http/replay"  # our extension: send any request, captured
 TUNNEL_KEYS = frozenset(
     {
         "name",
@@ -89,6 +93,8 @@ def api_error(exc: CoreError) -> ApiError:
         return ApiError(404, "request entry not found", {"id": exc.entry_id}, 106)
     if isinstance(exc, InvalidTunnel):
         return ApiError(400, "invalid tunnel configuration", {"err": exc.reason}, 102)
+    if isinstance(exc, InvalidRequest):
+        return ApiError(400, "invalid request to send", {"err": exc.reason})
     if isinstance(exc, NotReplayable):
         return ApiError(
             400,
@@ -199,6 +205,8 @@ class AgentApi:
         elif path.startswith("/api/requests/http/") and len(path) > len("/api/requests/http/"):
             arg = path[len("/api/requests/http/") :]
             handlers = {"GET": self.get_request}
+            if arg == SEND_PATH.rsplit("/", 1)[1]:
+                handlers["POST"] = self.send
         elif path == "/api/status":
             handlers = {"GET": self.status}
         else:
@@ -327,6 +335,42 @@ class AgentApi:
             )
         await self.core.replay(entry_id, tunnel_name or None)
         return empty_response()
+
+    async def send(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
+        """Our extension, ``POST /api/requests/http/replay {"tunnel_name", "raw"}``: send
+        ``raw`` (base64 of a whole HTTP/1.x request) through the tunnel, capture it as
+        ``remote_addr: "replayed"``; 201 with the new entry (its answer included)."""
+        body = await _json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(
+                400,
+                "failed to deserialize request parameter",
+                {"err": "json: cannot unmarshal into the send request object"},
+            )
+        tunnel_name = body.get("tunnel_name")
+        raw = body.get("raw")
+        if not isinstance(tunnel_name, str) or not tunnel_name:
+            raise ApiError(
+                400,
+                "failed to deserialize request parameter",
+                {"err": "json: tunnel_name must be a non-empty string"},
+            )
+        if not isinstance(raw, str):
+            raise ApiError(
+                400,
+                "failed to deserialize request parameter",
+                {"err": "json: raw must be a base64 string"},
+            )
+        try:
+            message = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError(
+                400, "failed to deserialize request parameter", {"err": "raw is not valid base64"}
+            ) from None
+        entry = await self.core.send(tunnel_name, message)
+        answer = json_response(entry.to_api(), 201)
+        answer.headers["Location"] = entry.to_api()["uri"]
+        return answer
 
     async def clear(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``DELETE /api/requests/http`` (204)."""

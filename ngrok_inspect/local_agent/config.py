@@ -7,32 +7,15 @@ section. Only HTTP tunnels are started; the others are reported as skipped.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ngrok_inspect.errors import ConfigError, UsageError
+from ngrok_inspect.errors import ConfigError
 from ngrok_inspect.local_agent.tunnel import TunnelSpec
 from ngrok_inspect.settings import read_config_file
-
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?)b?\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str | int) -> int:
-    """``"10MiB"`` -> 10485760, ``"50MB"`` -> 50000000, ``"512k"``, ``"1000"`` (bytes)."""
-    if isinstance(text, int):
-        return text
-    m = _SIZE.match(str(text))
-    if not m:
-        raise UsageError(
-            f"invalid size {text!r}", hint="Give bytes or a size like 500kB, 10MiB, 50MB"
-        )
-    number, unit, binary = m.groups()
-    power = "kmgt".find(unit.lower()) + 1 if unit else 0
-    base = 1024 if binary else 1000
-    return int(float(number) * base**power)
+from ngrok_inspect.sizes import parse_size as parse_size  # re-exported: its old home
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """AgentCore: everything that runs on the agent's loop - tunnels, store, proxy, replay.
 
 It speaks in domain errors (:class:`UnknownTunnel`, :class:`UnknownEntry`,
-:class:`InvalidTunnel`, :class:`NotReplayable`); only ``api`` turns them into the
+:class:`InvalidTunnel`, :class:`InvalidRequest`, :class:`NotReplayable`); only ``api``
+turns them into the
 shapes and codes of ngrok's API.
 """
 
@@ -37,9 +38,10 @@ from ngrok_inspect.local_agent.listeners import (
 )
 from ngrok_inspect.local_agent.proxy import Proxy
 from ngrok_inspect.local_agent.replay import Replayer
-from ngrok_inspect.local_agent.store import Store
+from ngrok_inspect.local_agent.store import Entry, Store
 from ngrok_inspect.local_agent.tunnel import RunningTunnel, TunnelSpec
 from ngrok_inspect.local_agent.upstream import UpstreamPool
+from ngrok_inspect.local_agent.wire import origin_form, parse_request
 
 MAX_TUNNEL_NAME = 64  # a tunnel name from POST /api/tunnels: printable, at most this long
 MAX_TUNNELS = 64  # each tunnel holds a listening socket: the API cannot make unbounded ones
@@ -67,6 +69,14 @@ class UnknownEntry(CoreError):
 
 class InvalidTunnel(CoreError):
     """A tunnel definition that cannot be started (``reason`` says why)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidRequest(CoreError):
+    """A request to send that is not a well-formed HTTP/1.x message (``reason``: why)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -228,6 +238,20 @@ class AgentCore:
             raise NotReplayable(entry_id, "the body was cut at the capture limit or is incomplete")
         name = tunnel_name if tunnel_name is not None else entry.tunnel_name
         await self.replayer.replay(self.tunnel(name), entry)
+
+    async def send(self, tunnel_name: str, raw: bytes) -> Entry:
+        """Send ``raw`` (a whole HTTP/1.x request) through a tunnel and capture it as
+        ``remote_addr: "replayed"``; the new, finished entry (UnknownTunnel,
+        InvalidRequest)."""
+        assert self.replayer is not None
+        tunnel = self.tunnel(tunnel_name)
+        try:
+            message = parse_request(raw)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if message.method == "CONNECT" or origin_form(message.method, message.target) is None:
+            raise InvalidRequest("the request target must be a path: the tunnel decides the host")
+        return await self.replayer.send(tunnel, message)
 
     async def close(self) -> None:
         """Close every tunnel listener and the upstream session."""

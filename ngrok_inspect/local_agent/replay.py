@@ -1,6 +1,7 @@
-"""API replay: send a captured request again to a tunnel's upstream, as a new entry.
+"""Replay: a captured request sent again, or any request sent, to a tunnel's upstream.
 
-The new entry's ``remote_addr`` is ``"replayed"``, as a real agent records it.
+Either way the exchange is captured as a new entry whose ``remote_addr`` is
+``"replayed"``, as a real agent records its replays.
 """
 
 from __future__ import annotations
@@ -18,10 +19,14 @@ from ngrok_inspect.local_agent.store import Entry
 from ngrok_inspect.local_agent.tunnel import RunningTunnel
 from ngrok_inspect.local_agent.wire import (
     SKIP_AUTO_HEADERS,
+    RequestMessage,
     chunks,
     describe_failure,
     forward_headers,
+    is_chunked,
+    origin_form,
     proto_of,
+    request_head,
     upstream_failure,
 )
 
@@ -43,9 +48,8 @@ class Replayer:
     async def replay(self, tunnel: RunningTunnel, original: Entry) -> Entry:
         """Send a captured request again to ``tunnel``'s upstream; record it as a new entry."""
         t0 = time.monotonic_ns()
-        capture = self.capture
         src = original.request
-        entry = capture.new_entry(
+        entry = self.capture.new_entry(
             tunnel,
             REPLAYED,
             original.method,
@@ -58,26 +62,62 @@ class Replayer:
         entry.request.chunk_sizes = list(src.chunk_sizes) if src.chunk_sizes is not None else None
         entry.request.complete = src.complete
         entry.request.cut = src.cut
+        return await self._forward(tunnel, entry, src.header_fields, bytes(src.body), t0)
+
+    async def send(self, tunnel: RunningTunnel, message: RequestMessage) -> Entry:
+        """Send an arbitrary request to ``tunnel``'s upstream, captured as ``"replayed"``.
+
+        The capture shows ``message`` as given (its head, its body up to the capture
+        limit); the upstream gets it as the proxy would forward it (hop-by-hop fields
+        dropped, ``X-Forwarded-*`` added, the body framed by a Content-Length).
+        """
+        t0 = time.monotonic_ns()
+        head = request_head(message.method, message.target, message.proto, message.fields)
+        entry = self.capture.new_entry(
+            tunnel,
+            REPLAYED,
+            message.method,
+            message.target,
+            message.proto,
+            head,
+            is_chunked(message.fields),
+        )
+        if message.body:
+            entry.request.add_body(message.body, self.capture.limit)
+        entry.request.complete = True
+        return await self._forward(tunnel, entry, message.fields, message.body, t0)
+
+    async def _forward(
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        fields: list[tuple[bytes, bytes]],
+        body: bytes,
+        t0: int,
+    ) -> Entry:
+        """Send the entry's request upstream and record the answer (or the agent's 502/504)."""
+        capture = self.capture
         if tunnel.upstream is None:
-            body = json.dumps({"ok": True, "id": entry.id}).encode()
+            answer = json.dumps({"ok": True, "id": entry.id}).encode()
             headers_out = [
                 (b"Content-Type", b"application/json"),
-                (b"Content-Length", str(len(body)).encode()),
+                (b"Content-Length", str(len(answer)).encode()),
             ]
-            capture.record_whole(entry, 200, "OK", headers_out, body)
+            capture.record_whole(entry, 200, "OK", headers_out, answer)
             capture.finish(tunnel, entry, t0)
             return entry
-        wire = src.header_fields
-        headers = forward_headers(wire, "", tunnel.proto)
+        # an absolute-form target keeps only its path: only the tunnel picks the host
+        target = origin_form(entry.method, entry.uri) or "/"
+        headers = forward_headers(fields, "", tunnel.proto)
         if "Content-Length" in headers:
             del headers["Content-Length"]
-        data = bytes(src.body) if src.body else None
-        if data is None and any(k.lower() == b"content-length" for k, _ in wire):
+        data = body or None
+        if data is None and any(k.lower() == b"content-length" for k, _ in fields):
             headers["Content-Length"] = "0"
         try:
             async with self.session.request(
-                original.method,
-                URL(tunnel.upstream + original.uri, encoded=True),
+                entry.method,
+                URL(tunnel.upstream + target, encoded=True),
                 headers=headers,
                 data=data,
                 allow_redirects=False,

@@ -10,10 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ngrok_inspect.errors import UsageError
+from ngrok_inspect.errors import TunnelNotFoundError, UsageError
 from ngrok_inspect.local_agent.addresses import normalize_upstream, parse_hostport
 from ngrok_inspect.local_agent.api import AgentApi
-from ngrok_inspect.local_agent.core import AgentCore
+from ngrok_inspect.local_agent.core import AgentCore, InvalidRequest, UnknownTunnel
 from ngrok_inspect.local_agent.feed import CaptureFeed, CaptureListener
 from ngrok_inspect.local_agent.limits import (
     DEFAULT_BODY_TIMEOUT,
@@ -22,6 +22,7 @@ from ngrok_inspect.local_agent.limits import (
 )
 from ngrok_inspect.local_agent.listeners import SERVER_OPTIONS, close_listener, os_reason, url_host
 from ngrok_inspect.local_agent.tunnel import RunningTunnel, TunnelSpec
+from ngrok_inspect.models import CapturedRequest
 
 DEFAULT_CAPTURE_LIMIT = 10 * 1024**2
 DEFAULT_INSPECT_DB_SIZE = 50 * 1000**2
@@ -238,6 +239,26 @@ class LocalAgent:
         self._thread.join(timeout=10)
         self._thread = None
         self._feed.close()
+
+    def send_request(self, raw: bytes, tunnel_name: str | None = None) -> CapturedRequest:
+        """Send ``raw`` (a whole HTTP/1.x request) through a tunnel (the first when None)
+        to its upstream, captured like any request but with ``remote_addr: "replayed"``;
+        returns the new capture, answered. ``UsageError`` for a malformed request,
+        ``TunnelNotFoundError`` for an unknown tunnel. (Over HTTP: ``POST
+        /api/requests/http/replay``, ``AgentClient.send_request``.)"""
+        assert self._loop is not None, "start the agent first"
+        name = tunnel_name if tunnel_name is not None else self._core.tunnels[0].name
+        future = asyncio.run_coroutine_threadsafe(self._core.send(name, raw), self._loop)
+        try:
+            entry = future.result()
+        except UnknownTunnel:
+            raise TunnelNotFoundError(name, [t.name for t in self._core.tunnels]) from None
+        except InvalidRequest as exc:
+            raise UsageError(
+                f"cannot send that request: {exc.reason}",
+                hint="Give a whole HTTP/1.1 request: request line, headers, CRLF CRLF, body",
+            ) from None
+        return CapturedRequest.from_api(self.call(entry.to_api))
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the agent's loop thread and return its result (for tests/tools)."""

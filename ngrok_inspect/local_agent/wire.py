@@ -7,7 +7,9 @@ may send upstream, the head bytes a capture records, the agent's own error answe
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -15,6 +17,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import EmptyStreamReader, StreamReader
 from multidict import CIMultiDict
+
+from ngrok_inspect.bodies import dechunk
 
 # RFC 9110 section 7.6.1: connection-specific fields a proxy must not forward.
 HOP_BY_HOP = frozenset(
@@ -193,3 +197,72 @@ async def chunks(stream: StreamReader) -> AsyncIterator[tuple[bytes, bool]]:
         if not data and not end:
             return
         yield data, end
+
+
+_TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 section 5.6.2
+_VERSION = re.compile(rb"^HTTP/1\.[01]$")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # controls other than tab
+
+
+@dataclass(frozen=True)
+class RequestMessage:
+    """An HTTP/1.1 request given whole (``POST /api/requests/http/replay``), parsed."""
+
+    method: str
+    target: str
+    proto: str
+    fields: list[tuple[bytes, bytes]]
+    body: bytes  # without chunk framing
+
+
+def parse_request(raw: bytes) -> RequestMessage:
+    """Parse a complete HTTP/1.x request; ValueError says what is wrong with it.
+
+    Strict where a lax reading could send something else than the capture shows:
+    CRLF line ends, one space between the request-line parts, token field names, no
+    control bytes in values, no obsolete line folding, a Content-Length that matches
+    the body exactly (or a valid chunked body), never both.
+    """
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    if not sep:
+        raise ValueError("no end of the header block (CRLF CRLF)")
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or not _TOKEN.match(parts[0]) or not parts[1]:
+        raise ValueError("the request line is not METHOD SP TARGET SP HTTP/1.x")
+    method, target, version = parts
+    if not _VERSION.match(version):
+        raise ValueError("the request line is not METHOD SP TARGET SP HTTP/1.x")
+    if _BAD_VALUE.search(target) or b"\t" in target or any(c > 0x7E for c in target):
+        raise ValueError("the request target has control, space or non-ASCII bytes")
+    fields: list[tuple[bytes, bytes]] = []
+    for line in lines[1:]:
+        if line[:1] in (b" ", b"\t"):
+            raise ValueError("obsolete line folding in the header block")
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.match(name):
+            raise ValueError("a header line is not NAME: VALUE")
+        value = value.strip(b" \t")
+        if _BAD_VALUE.search(value):
+            raise ValueError(f"control bytes in the value of {name.decode('ascii')!r}")
+        fields.append((name, value))
+    lengths = {v for k, v in fields if k.lower() == b"content-length"}
+    if is_chunked(fields):
+        if lengths:
+            raise ValueError("both Content-Length and Transfer-Encoding: chunked")
+        body, complete = dechunk(rest)
+        if not complete:
+            raise ValueError("the chunked body is incomplete or malformed")
+    elif lengths:
+        if len(lengths) > 1 or not next(iter(lengths)).isdigit():
+            raise ValueError("Content-Length is not one number")
+        if int(next(iter(lengths))) != len(rest):
+            raise ValueError(
+                f"Content-Length is {int(next(iter(lengths)))} but the body has {len(rest)} bytes"
+            )
+        body = rest
+    else:
+        body = rest
+    return RequestMessage(
+        method.decode("ascii"), target.decode("ascii"), version.decode("ascii"), fields, body
+    )

@@ -1,7 +1,9 @@
 """Send an :class:`OutgoingRequest` to a base URL, headers in their captured order and case.
 
 ``http.client`` with ``skip_host``/``skip_accept_encoding``: it adds nothing of its own, so
-what the receiver gets is exactly the headers we hand it.
+what the receiver gets is exactly the headers we hand it. :func:`send_captured` instead
+hands the message to an ``ngrok-inspect agent``, which sends it through its tunnel and
+captures it (``remote_addr: "replayed"``).
 """
 
 from __future__ import annotations
@@ -10,11 +12,16 @@ import http.client
 import ssl
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ngrok_inspect.bodies import dechunk
 from ngrok_inspect.errors import AgentUnreachableError, UsageError
 from ngrok_inspect.replay.message import OutgoingRequest
+
+if TYPE_CHECKING:
+    from ngrok_inspect.client import AgentClient
+    from ngrok_inspect.models import CapturedRequest
 
 
 @dataclass(frozen=True)
@@ -103,3 +110,45 @@ def send(
         ) from None
     finally:
         conn.close()
+
+
+def message_bytes(req: OutgoingRequest) -> tuple[bytes, str | None]:
+    """``req`` as one HTTP/1.1 message (request line, headers as given, body) and, when
+    its Content-Encoding had to be dropped, that encoding."""
+    headers, body, dropped = req.wire()
+    lines = [f"{req.method} {req.target} HTTP/1.1\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers)
+    lines.append("\r\n")
+    return "".join(lines).encode("latin-1") + body, dropped
+
+
+def send_captured(
+    client: AgentClient, req: OutgoingRequest, tunnel_name: str, public_url: str
+) -> tuple[CapturedRequest, SentResult]:
+    """Send ``req`` through the tunnel ``tunnel_name`` (public URL ``public_url``) of an
+    ``ngrok-inspect agent``, which captures it as ``remote_addr: "replayed"``.
+
+    The message is the one :func:`send` would send to ``public_url`` (``Host`` set to
+    it); the result is the new capture and its answer as a :class:`SentResult`.
+    """
+    final, url = for_destination(req, public_url)
+    raw, dropped = message_bytes(final)
+    captured = client.send_request(raw, tunnel_name)
+    resp = captured.response
+    if resp is None:  # the agent always answers a send: its capture is complete
+        raise AgentUnreachableError(url, "no answer recorded")
+    body = resp.body
+    chunked = any(
+        k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in resp.header_lines
+    )
+    wire = dechunk(body.wire)[0] if chunked else body.wire  # as http.client would return it
+    result = SentResult(
+        resp.status_code,
+        resp.status.partition(" ")[2],
+        list(resp.header_lines),
+        wire,
+        captured.duration_ms,
+        url,
+        dropped,
+    )
+    return captured, result

@@ -34,9 +34,11 @@ from ngrok_inspect.watch.poller import (
     is_agent_down,
 )
 from ngrok_inspect.watch.wait import (
+    NearMiss,
     UnexpectedStatusError,
     WaitStoppedError,
     WaitTimeoutError,
+    near_misses,
     wait_for,
 )
 
@@ -50,6 +52,7 @@ __all__ = [
     "IntervalReport",
     "ManualClock",
     "Monitor",
+    "NearMiss",
     "Poller",
     "SystemClock",
     "TriggerError",
@@ -61,6 +64,7 @@ __all__ = [
     "follow",
     "follow_batches",
     "is_agent_down",
+    "near_misses",
     "run_alert_hook",
     "run_trigger",
     "wait_for",

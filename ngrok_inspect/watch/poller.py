@@ -52,7 +52,9 @@ class FollowEvent:
     ``kind`` is ``"request"`` (``request`` holds a completed entry that matches the
     filter), ``"cleared"`` (the agent's history was cleared or evicted), ``"agent_down"``
     (the agent stopped answering; ``message`` says why), ``"agent_up"`` (it answers again,
-    history kept) or ``"restarted"`` (it answers again with its history gone).
+    history kept) or ``"restarted"`` (it answers again with its history gone); and, from a
+    :class:`Poller` with ``report_misses``, ``"missed"`` (``request`` holds a new completed
+    entry that does not match the filter).
     """
 
     kind: str
@@ -75,6 +77,8 @@ class Poller:
     ``pending_existing`` emits entries that were pending at the first poll once they
     complete (the follow mode wants them; ``wait`` does not). When the agent is down at
     the start, what it holds once up counts as new, unless ``baseline_after_down``.
+    ``report_misses`` also emits each new completed entry that does not match the filter,
+    as a ``"missed"`` event (``wait`` says what arrived when it times out).
     """
 
     def __init__(
@@ -86,8 +90,10 @@ class Poller:
         include_existing: bool = False,
         pending_existing: bool = True,
         baseline_after_down: bool = False,
+        report_misses: bool = False,
     ) -> None:
         self.client = client
+        self.report_misses = report_misses
         self.baseline_after_down = baseline_after_down
         self.flt = flt or RequestFilter()
         self.page = max(1, page)
@@ -215,7 +221,9 @@ class Poller:
 
     def _emit(self, r: CapturedRequest) -> list[FollowEvent]:
         self._seen[r.id] = r.start
-        return [FollowEvent("request", request=r)] if self.flt.matches(r) else []
+        if self.flt.matches(r):
+            return [FollowEvent("request", request=r)]
+        return [FollowEvent("missed", request=r)] if self.report_misses else []
 
     def _advance(self, reqs: list[CapturedRequest]) -> None:
         if not reqs:

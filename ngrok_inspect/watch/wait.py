@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
+from ngrok_inspect import escape
 from ngrok_inspect.errors import ConditionNotMetError, ExitCode, NgrokInspectError
 from ngrok_inspect.filters import RequestFilter, StatusRange, parse_status
 from ngrok_inspect.watch.clock import SYSTEM_CLOCK, Clock
@@ -16,15 +18,67 @@ if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
     from ngrok_inspect.models import CapturedRequest
 
-__all__ = ["UnexpectedStatusError", "WaitStoppedError", "WaitTimeoutError", "wait_for"]
+__all__ = [
+    "NearMiss",
+    "UnexpectedStatusError",
+    "WaitStoppedError",
+    "WaitTimeoutError",
+    "near_misses",
+    "wait_for",
+]
+
+
+#: How many of the requests that arrived but did not match a timeout names.
+NEAR_MISSES = 3
+#: How many of those a wait remembers (the most recent).
+_REMEMBERED = 200
+
+
+class NearMiss(NamedTuple):
+    """A request that arrived during a wait but did not match, and what it missed."""
+
+    request: CapturedRequest
+    missed: tuple[str, ...]
+    partial: bool  # it matched part of the filter
 
 
 class WaitTimeoutError(ConditionNotMetError):
-    """``wait`` timed out (exit 6); ``matched`` holds the entries that did match."""
+    """``wait`` timed out (exit 6); ``matched`` holds the entries that did match and
+    ``near_misses`` the most recent of those that arrived but did not (those that matched
+    part of the filter, else any), newest first; :attr:`explanation` says it in lines."""
 
-    def __init__(self, message: str, *, matched: list[CapturedRequest], hint: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        matched: list[CapturedRequest],
+        hint: str,
+        near_misses: Sequence[NearMiss] = (),
+    ) -> None:
         super().__init__(message, hint=hint)
         self.matched = matched
+        self.near_misses = list(near_misses)
+
+    @property
+    def explanation(self) -> str:
+        """What arrived instead, one request a line with what it missed ('' if nothing):
+
+        ``Arrived but did not match (most recent first; they matched part of the filter):``
+        ``  airt_…  POST /webhook 201: req.json.ref was "refs/heads/dev" (wanted …)``
+        """
+        if not self.near_misses:
+            return ""
+        partial = all(n.partial for n in self.near_misses)
+        lines = [
+            "Arrived but did not match (most recent first"
+            + ("; they matched part of the filter):" if partial else "):")
+        ]
+        for miss in self.near_misses:
+            r = miss.request
+            status = "pending" if r.status_code is None else str(r.status_code)
+            what = f"{escape.field(r.method)} {escape.field(r.path)} {status}"
+            lines.append(f"  {escape.field(r.id)}  {what}: {'; '.join(miss.missed)}")
+        return "\n".join(lines)
 
 
 class WaitStoppedError(NgrokInspectError):
@@ -113,13 +167,22 @@ def wait_for(
         include_existing=include_existing,
         pending_existing=False,
         baseline_after_down=on_ready is not None,
+        report_misses=not flt.is_empty,
     )
     matched: list[CapturedRequest] = []
+    # what arrived but did not match (the most recent), for the timeout's explanation
+    missed: deque[CapturedRequest] = deque(maxlen=_REMEMBERED)
+    others = 0
     last_down: str | None = None
 
     def handle(events: list[FollowEvent]) -> bool:
-        nonlocal last_down
+        nonlocal last_down, others
         for ev in events:
+            if ev.kind == "missed":
+                if ev.request is not None:
+                    missed.append(ev.request)
+                    others += 1
+                continue
             if on_event is not None:
                 on_event(ev)
             if ev.kind == "agent_down":
@@ -151,6 +214,8 @@ def wait_for(
                         matched,
                         include_existing,
                         last_down,
+                        [],
+                        0,
                         trigger=True,
                         agent=agent.describe(),
                     )
@@ -172,7 +237,15 @@ def wait_for(
         if own:
             agent.close()
     raise _timeout_error(
-        flt, count, timeout, matched, include_existing, last_down, agent=agent.describe()
+        flt,
+        count,
+        timeout,
+        matched,
+        include_existing,
+        last_down,
+        missed,
+        others,
+        agent=agent.describe(),
     )
 
 
@@ -183,6 +256,8 @@ def _timeout_error(
     matched: list[CapturedRequest],
     include_existing: bool,
     last_down: str | None,
+    missed: Iterable[CapturedRequest],
+    others: int,
     *,
     trigger: bool = False,
     agent: str,
@@ -194,6 +269,8 @@ def _timeout_error(
     # the agent watched, and why that one: another agent on 4040 is a classic CI trap
     msg = f"timed out after {timeout:g}s waiting for {what}{scope} at {agent}: "
     msg += f"{len(matched)} matched"
+    if others:
+        msg += f", {_plural(others, 'other')} arrived"
     if last_down:
         msg += f"; the agent is not answering ({last_down})"
         if trigger:
@@ -201,4 +278,19 @@ def _timeout_error(
         hint = "Start the agent, or point --api-url at it"
     else:
         hint = "Raise --timeout, or check what arrived with 'ngrok-inspect requests list'"
-    return WaitTimeoutError(msg, matched=matched, hint=hint)
+    return WaitTimeoutError(msg, matched=matched, hint=hint, near_misses=near_misses(flt, missed))
+
+
+def near_misses(
+    flt: RequestFilter, arrived: Iterable[CapturedRequest], *, limit: int = NEAR_MISSES
+) -> list[NearMiss]:
+    """The most recent of ``arrived`` (oldest first, as a wait sees them) that do not match
+    ``flt``, newest first, with what each missed (:meth:`RequestFilter.explain`): those
+    that matched part of the filter, or when none did, the most recent of the others."""
+    misses = []
+    for req in reversed(list(arrived)):
+        check = flt.explain(req)
+        if not check.matched:
+            misses.append(NearMiss(req, check.missed, check.partial))
+    partial = [m for m in misses if m.partial]
+    return (partial or misses)[:limit]
