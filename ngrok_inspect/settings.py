@@ -31,8 +31,11 @@ __all__ = [
     "ENV_API_URL",
     "ENV_CONFIG",
     "ENV_TIMEOUT",
+    "ENV_WEB_ADDR",
+    "LOCAL_WEB_ADDR",
     "Settings",
     "default_config_paths",
+    "local_web_addr",
     "normalize_web_addr",
     "read_web_addr",
     "resolve_settings",
@@ -43,6 +46,8 @@ DEFAULT_TIMEOUT = 10.0
 ENV_API_URL = "NGROK_INSPECT_API_URL"
 ENV_TIMEOUT = "NGROK_INSPECT_TIMEOUT"
 ENV_CONFIG = "NGROK_CONFIG"
+ENV_WEB_ADDR = "NGROK_INSPECT_WEB_ADDR"
+LOCAL_WEB_ADDR = "127.0.0.1:4040"
 
 _ADDR_HINT = (
     "Use a port (4040), host:port (localhost:4040, [::1]:4040) or a URL (http://127.0.0.1:4040)"
@@ -146,6 +151,13 @@ def _port(text: str, original: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise UsageError(f"invalid agent address {original!r}: bad port {text!r}", hint=_ADDR_HINT)
     return int(text)
+
+
+def local_web_addr(env: Mapping[str, str] | None = None) -> str:
+    """Where ``agent`` and ``demo --keep`` put their API first (the next ports are tried
+    when it is taken): ``NGROK_INSPECT_WEB_ADDR``, else ``127.0.0.1:4040`` as ngrok does."""
+    env = os.environ if env is None else env
+    return env.get(ENV_WEB_ADDR, "").strip() or LOCAL_WEB_ADDR
 
 
 def default_config_paths(

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ngrok_inspect.cli.agent_banner import ReadyFile, note
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.output import Output
 from ngrok_inspect.errors import NgrokInspectError, UsageError
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from ngrok_inspect.local_agent import LocalAgent
     from ngrok_inspect.local_agent.config import AgentConfig
 
-DEFAULT_WEB_ADDR = "127.0.0.1:4040"
 WEB_ADDR_TRIES = 10  # 4040 ... 4049, as ngrok does
 
 
@@ -54,7 +54,19 @@ def agent_command(
         str | None,
         typer.Option(
             "--web-addr",
-            help="Agent API HOST:PORT. Default 127.0.0.1:4040, then 4041…4049 when taken.",
+            help="Agent API HOST:PORT (port 0: any free port). Default 127.0.0.1:4040 "
+            "(or NGROK_INSPECT_WEB_ADDR), then the next 9 ports when taken.",
+            show_default=False,
+        ),
+    ] = None,
+    ready_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ready-file",
+            metavar="FILE",
+            help="Once the API and tunnels listen, write NGROK_INSPECT_API_URL=… and "
+            "NGROK_INSPECT_PUBLIC_URL=… to FILE (atomically; removed on exit) for a script "
+            "to source.",
             show_default=False,
         ),
     ] = None,
@@ -126,6 +138,7 @@ def agent_command(
     """
     from ngrok_inspect.local_agent import LocalAgent
     from ngrok_inspect.local_agent.config import parse_size
+    from ngrok_inspect.settings import local_web_addr
 
     if state().debug:  # show aiohttp's per-request errors (with tracebacks) on stderr
         import logging
@@ -139,11 +152,12 @@ def agent_command(
     if db_size is None and cfg is not None:
         db_size = cfg.inspect_db_size
     printer = None if quiet else _RequestLine(multi=bool(specs and len(specs) > 1))
+    ready = ReadyFile(ready_file)
     agent = LocalAgent(
         upstream,
         name=name,
         listen=listen,
-        web_addr=addr or DEFAULT_WEB_ADDR,
+        web_addr=addr or local_web_addr(),
         web_addr_tries=WEB_ADDR_TRIES if addr is None else 1,
         tunnels=specs,
         capture_limit=parse_size(capture_limit),
@@ -153,7 +167,7 @@ def agent_command(
         header_timeout=header_timeout,
         body_timeout=body_timeout,
         inflight_budget=parse_size(inflight_budget),
-        on_notice=_note,
+        on_notice=note,
     )
     sink = _open_archive(db, source=lambda: agent.api_url) if db is not None else None
     if sink is not None:
@@ -166,7 +180,9 @@ def agent_command(
             _close_archive(archive, dropped=agent.captures_dropped)
 
     notes = [f"Archive {db} (every completed capture is stored)"] if db is not None else []
-    _run_until_signal(agent, wanted=addr or DEFAULT_WEB_ADDR, after_stop=after_stop, notes=notes)
+    _run_until_signal(
+        agent, wanted=addr or local_web_addr(), ready=ready, after_stop=after_stop, notes=notes
+    )
 
 
 def _open_archive(db: str, *, source: Callable[[], str]) -> ArchiveSink:
@@ -174,7 +190,7 @@ def _open_archive(db: str, *, source: Callable[[], str]) -> ArchiveSink:
     from ngrok_inspect.archive.sink import ArchiveSink
 
     def warn(exc: NgrokInspectError, count: int) -> None:
-        _note(f"Warning: {count} capture(s) not stored in {db}: {exc.message}")
+        note(f"Warning: {count} capture(s) not stored in {db}: {exc.message}")
 
     return ArchiveSink(db, source, on_error=warn).start()
 
@@ -185,9 +201,9 @@ def _close_archive(sink: ArchiveSink, *, dropped: int) -> None:
     lost = sink.failed + dropped
     if sink.stored:
         plural = "" if sink.stored == 1 else "s"
-        _note(f"{sink.stored} new capture{plural} stored in {sink.path}")
+        note(f"{sink.stored} new capture{plural} stored in {sink.path}")
     if lost:
-        _note(f"Warning: {lost} capture(s) could not be stored in {sink.path}")
+        note(f"Warning: {lost} capture(s) could not be stored in {sink.path}")
 
 
 def _load_config(config: str, *, cli_tunnel: tuple[str | None, str, str]) -> AgentConfig:
@@ -196,14 +212,14 @@ def _load_config(config: str, *, cli_tunnel: tuple[str | None, str, str]) -> Age
 
     cfg = load_agent_config([Path(p.strip()) for p in config.split(",") if p.strip()])
     for skipped in cfg.skipped:
-        _note(f"Skipping tunnel {skipped}: the local agent serves HTTP tunnels only")
+        note(f"Skipping tunnel {skipped}: the local agent serves HTTP tunnels only")
     if not cfg.tunnels:
         raise UsageError(
             f"no HTTP tunnels in {config}",
             hint="Define tunnels (version 2) or endpoints (version 3) with an upstream",
         )
     if cli_tunnel != (None, "127.0.0.1:0", "command_line"):
-        _note("Note: UPSTREAM, --listen and --name are ignored with --config")
+        note("Note: UPSTREAM, --listen and --name are ignored with --config")
     return cfg
 
 
@@ -220,65 +236,39 @@ class _RequestLine:
         tunnel = f"{summary['tunnel_name']}  " if self.multi else ""
         ms = summary["duration"] / 1e6
         line = f"{stamp}  {tunnel}{summary['method']:<7} {summary['uri']}  {status}  {ms:.1f} ms"
-        if summary.get("error"):
-            line += f"  ({summary['error']})"
+        why = summary.get("error") or summary.get("failure")  # a break, or why a 502/504
+        if why:
+            line += f"  ({why})"
         # escaped by the seam (method and URI are the stranger's); a closed stdout must not
         # stop the agent, whose thread this is
         self.out.line(line, best_effort=True)
-
-
-def _note(text: str) -> None:
-    Output.notice(text)
 
 
 def _run_until_signal(
     agent: LocalAgent,
     *,
     wanted: str,
+    ready: ReadyFile,
     after_stop: Callable[[], None] | None = None,
     notes: list[str] | None = None,
 ) -> None:
     """Start the agent, print where it listens, serve until Ctrl-C or SIGTERM (exit 0).
 
     ``after_stop`` runs once the agent has stopped (also when it failed to start)."""
+    from ngrok_inspect.cli.agent_banner import print_banner
     from ngrok_inspect.cli.signals import stop_requested
 
     with stop_requested() as stop:
         try:
             agent.start()
-            _print_banner(agent, wanted=wanted, notes=notes or [])
+            print_banner(agent, wanted=wanted, notes=notes or [])
+            ready.write(agent)
+            note("Press Ctrl-C to stop.")  # last: whoever reads it may use the ready file
             while not stop.wait(0.5):
                 pass
         finally:
+            ready.close()
             agent.stop()
             if after_stop is not None:
                 after_stop()
-    _note("Stopped.")
-
-
-def _print_banner(agent: LocalAgent, *, wanted: str, notes: list[str]) -> None:
-    """Each tunnel (name, public URL -> upstream), the API URL, and any warning."""
-    from ngrok_inspect import __version__
-    from ngrok_inspect.local_agent.addresses import is_loopback, parse_hostport
-
-    _note(f"ngrok-inspect agent {__version__}: capturing locally (no ngrok account needed)")
-    width = max(len(t.name) for t in agent.tunnels)
-    for t in agent.tunnels:
-        target = t.addr or "request bin (answers 200)"
-        capture = "" if t.inspect else "  (inspect: false, not captured)"
-        _note(f"Tunnel  {t.name:<{width}}  {t.public_url} -> {target}{capture}")
-    _note(f"API     {agent.api_url}/api")
-    for line in notes:
-        _note(line)
-    wanted_port = parse_hostport(wanted)[1]
-    if wanted_port and not agent.api_url.endswith(f":{wanted_port}"):
-        _note(f"Note: port {wanted_port} was taken; the API is on {agent.api_url}")
-    hosts = {parse_hostport(u)[0].strip("[]") for u in [agent.api_url]}
-    hosts |= {parse_hostport(t.public_url)[0].strip("[]") for t in agent.tunnels}
-    for host in sorted(hosts):
-        if not is_loopback(host):
-            _note(
-                f"Warning: listening on {host}: other machines can reach the captured "
-                "traffic; use 127.0.0.1 unless you mean it"
-            )
-    _note("Press Ctrl-C to stop.")
+    note("Stopped.")

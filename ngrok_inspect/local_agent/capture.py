@@ -109,9 +109,20 @@ class Capture:
             entry.response.release()
 
     def fail(
-        self, tunnel: RunningTunnel, entry: Entry, t0: int, status: int, reason: str, text: str
+        self,
+        tunnel: RunningTunnel,
+        entry: Entry,
+        t0: int,
+        status: int,
+        reason: str,
+        text: str,
+        *,
+        failure: str | None = None,
     ) -> tuple[list[tuple[bytes, bytes]], bytes]:
-        """Record the agent's error page as the answer and finish; returns that page."""
+        """Record the agent's error page as the answer and finish; returns that page.
+
+        ``failure`` (``cannot connect (connection refused)``) goes to the console line."""
+        entry.failure = failure
         headers, body = error_page(status, reason, text)
         self.record_whole(entry, status, reason, headers, body)
         self.finish(tunnel, entry, t0)

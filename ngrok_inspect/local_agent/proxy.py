@@ -314,7 +314,9 @@ class Proxy:
         if not entry.request.complete:
             await self._drain(request, entry.request)
         text = upstream_failure(tunnel.upstream, tunnel.name, status, detail)
-        headers, body = self.capture.fail(tunnel, entry, t0, status, reason, text)
+        why = f"no answer within {self.upstream_timeout:g}s" if status == 504 else detail
+        failure = why if why.startswith("the upstream") else f"upstream: {why}"
+        headers, body = self.capture.fail(tunnel, entry, t0, status, reason, text, failure=failure)
         return error_response(status, reason, headers, body)
 
     async def _refuse(

@@ -140,8 +140,11 @@ class Replayer:
             return entry
         except (aiohttp.ClientError, HttpProcessingError, OSError, ValueError) as exc:
             if entry.response is None:
-                text = upstream_failure(tunnel.upstream, tunnel.name, 502, describe_failure(exc))
-                capture.fail(tunnel, entry, t0, 502, "Bad Gateway", text)
+                detail = describe_failure(exc)
+                text = upstream_failure(tunnel.upstream, tunnel.name, 502, detail)
+                capture.fail(
+                    tunnel, entry, t0, 502, "Bad Gateway", text, failure=f"upstream: {detail}"
+                )
                 return entry
         capture.finish(tunnel, entry, t0)
         return entry

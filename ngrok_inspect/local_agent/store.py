@@ -185,6 +185,7 @@ class Entry:
         "done",
         "duration_ns",
         "error",
+        "failure",
         "id",
         "json",
         "method",
@@ -224,6 +225,9 @@ class Entry:
         self.status_code = 0
         self.status_text = ""
         self.error: str | None = None  # why the exchange did not complete
+        # why the agent answered 502/504 itself (console only: the record keeps the
+        # real agent's shape, the reason is in the error page it recorded)
+        self.failure: str | None = None
         self.size = ENTRY_OVERHEAD + request.size
         self.done = False  # the exchange is over: the entry no longer changes
         self.json: bytes | None = None  # to_json(), kept once done
@@ -285,6 +289,7 @@ class Entry:
             "status_code": self.status_code or None,
             "duration": self.duration_ns,
             "error": self.error,
+            "failure": self.failure,
         }
 
 

@@ -114,5 +114,7 @@ def _fail(
     capture: Capture, tunnel: RunningTunnel, entry: Entry, t0: int, detail: str
 ) -> web.StreamResponse:
     text = upstream_failure(tunnel.upstream, tunnel.name, 502, detail)
-    headers, body = capture.fail(tunnel, entry, t0, 502, "Bad Gateway", text)
+    headers, body = capture.fail(
+        tunnel, entry, t0, 502, "Bad Gateway", text, failure=f"upstream: {detail}"
+    )
     return error_response(502, "Bad Gateway", headers, body)

@@ -19,6 +19,7 @@ from aiohttp.streams import EmptyStreamReader, StreamReader
 from multidict import CIMultiDict
 
 from ngrok_inspect.bodies import dechunk
+from ngrok_inspect.local_agent.reachability import os_reason
 
 # RFC 9110 section 7.6.1: connection-specific fields a proxy must not forward.
 HOP_BY_HOP = frozenset(
@@ -170,13 +171,19 @@ def upstream_failure(upstream: str | None, tunnel_name: str, status: int, detail
 
 
 def describe_failure(exc: BaseException) -> str:
-    """A short, secret-free reason for an upstream failure."""
-    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
-        return f"cannot connect ({exc.strerror or type(exc).__name__})"
+    """A short, secret-free reason for an upstream failure: ``cannot connect (connection
+    refused)``, ``connection reset``, ``the upstream closed the connection without
+    answering``…"""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect ({exc.os_error.strerror or type(exc.os_error).__name__})"
+        return f"cannot connect ({os_reason(exc.os_error)})"
+    if isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError):
+        if isinstance(exc, ConnectionResetError | BrokenPipeError):  # after connecting
+            return os_reason(exc)
+        return f"cannot connect ({os_reason(exc)})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "the upstream closed the connection without answering"
+    if isinstance(exc, aiohttp.ClientOSError):
+        return os_reason(exc)
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"unreadable answer ({exc.message})"
     if isinstance(exc, HttpProcessingError):
