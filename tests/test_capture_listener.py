@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
+import aiohttp
 import requests
 
 from ngrok_inspect.client import ALL, AgentClient
@@ -96,3 +98,23 @@ def test_a_removed_listener_is_not_called_again(upstream: Upstream) -> None:
         requests.get(agent.public_url + "/two", timeout=10)
     assert [r.request.uri for r in got] == ["/one"]
     assert agent.captures_dropped == 0
+
+
+def test_a_websocket_handshake_is_delivered_as_its_101(upstream: Upstream) -> None:
+    got: list[CapturedRequest] = []
+    done = threading.Event()
+
+    async def talk(url: str) -> str:
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            await ws.send_str("hi")
+            return str((await ws.receive(timeout=5)).data)
+
+    def listen(req: CapturedRequest) -> None:
+        got.append(req)
+        done.set()
+
+    with LocalAgent(upstream.url, on_capture=listen) as agent:
+        assert asyncio.run(talk(agent.public_url.replace("http", "ws") + "/ws")) == "echo: hi"
+        assert done.wait(10)  # delivered once the handshake finished, frames still flowing
+    [ws] = got
+    assert ws.status_code == 101 and ws.request.header("Upgrade") == "websocket"

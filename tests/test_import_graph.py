@@ -163,3 +163,16 @@ def test_each_local_agent_module_imports_alone(module: str) -> None:
     """Imported first in a fresh interpreter, every module loads (no cycle at runtime)."""
     subprocess.run([sys.executable, "-c", f"import {module}"], check=True, timeout=60)
     assert importlib.import_module(module) is not None
+
+
+# The one cycle left in cli/: the output seam reads the global options lazily from
+# cli.app (which builds the seam). Remove it from here when it goes.
+KNOWN_CLI_EDGES = {("ngrok_inspect.cli.output", "ngrok_inspect.cli.app")}
+
+
+def test_the_cli_has_no_other_import_cycle() -> None:
+    graph = package_graph()
+    for src, dst in KNOWN_CLI_EDGES:
+        assert dst in graph[src], "the known edge is gone: drop it from KNOWN_CLI_EDGES"
+        graph[src].discard(dst)
+    assert find_cycle(graph) is None

@@ -166,7 +166,7 @@ def _send_one(
         )
     if not (captured and wait):
         return None, result
-    from ngrok_inspect.cli.cmd_replay import find_replay
+    from ngrok_inspect.cli.replay_find import find_replay
 
     new = find_replay(client, original, known, timeout, method=out.method, uri=out.target)
     return new.id, result

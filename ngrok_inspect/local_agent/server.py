@@ -247,12 +247,13 @@ class LocalAgent:
         ``TunnelNotFoundError`` for an unknown tunnel. (Over HTTP: ``POST
         /api/requests/http/replay``, ``AgentClient.send_request``.)"""
         assert self._loop is not None, "start the agent first"
-        name = tunnel_name if tunnel_name is not None else self._core.tunnels[0].name
+        running = [t.name for t in self._core.tunnels]
+        name = tunnel_name if tunnel_name is not None else (running[:1] or ["(none)"])[0]
         future = asyncio.run_coroutine_threadsafe(self._core.send(name, raw), self._loop)
         try:
             entry = future.result()
         except UnknownTunnel:
-            raise TunnelNotFoundError(name, [t.name for t in self._core.tunnels]) from None
+            raise TunnelNotFoundError(name, running) from None
         except InvalidRequest as exc:
             raise UsageError(
                 f"cannot send that request: {exc.reason}",
