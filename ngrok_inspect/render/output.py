@@ -51,8 +51,9 @@ def make_console(*, no_color: bool, stderr: bool = False) -> Console:
 
 
 # JSON never needs these raw: inside a JSON text they can only be in strings, where
-# ``\uXXXX`` is the same value (C0 controls json.dumps escapes itself)
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# ``\uXXXX`` is the same value (C0 controls json.dumps escapes itself); lone surrogates,
+# from bytes that were not UTF-8: ``\udc9b`` is valid JSON, a raw one cannot be encoded
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def dumps(value: Any, *, indent: int | None = 2) -> str:
