@@ -210,12 +210,17 @@ def test_show_body_is_byte_exact_and_decoded(fixture_agent: FixtureAgentServer) 
 def test_show_raw_is_the_captured_bytes(fixture_agent: FixtureAgentServer) -> None:
     import base64
 
-    r = invoke(["requests", "show", GZIP_ID, "--raw", "--api-url", fixture_agent.url])
+    url = fixture_agent.url
     entry = next(e for e in recorded_list(fixture_agent) if e["id"] == GZIP_ID)
-    expected = base64.b64decode(entry["request"]["raw"]) + base64.b64decode(
-        entry["response"]["raw"]
-    )
-    assert r.stdout_bytes == expected
+    request = base64.b64decode(entry["request"]["raw"])
+    response = base64.b64decode(entry["response"]["raw"])
+    for side, expected in (("request", request), ("response", response)):
+        r = invoke(["requests", "show", GZIP_ID, "--raw", side, "--api-url", url])
+        assert r.stdout_bytes == expected  # exactly as captured
+    # both: a blank line between them (the GET's head already ends with one CRLF CRLF)
+    r = invoke(["requests", "show", GZIP_ID, "--raw", "--api-url", url])
+    assert request.endswith(b"\r\n\r\n")
+    assert r.stdout_bytes == request + b"\n" + response
 
 
 def test_show_errors(fixture_agent: FixtureAgentServer) -> None:

@@ -94,11 +94,11 @@ def test_gzip_is_decoded_and_truncation_flagged() -> None:
     assert json.loads(body_blocks(body)[0].text) == {"ok": True}
     cut = Body(b"abc", [("Content-Length", "10"), ("Content-Type", "text/plain")])
     notes = [b.text for b in body_blocks(cut) if b.kind == "note"]
-    assert notes == ["truncated capture: the agent kept 3 bytes of 10 bytes"]
+    assert notes == ["truncated capture: the agent kept 3 of 10 bytes"]
 
 
 def test_empty_body() -> None:
-    assert _texts(Body(b"", [])) == [("note", "(no body)")]
+    assert _texts(Body(b"", [])) == []  # the title says "empty"
 
 
 def test_fitting_helpers() -> None:

@@ -293,6 +293,8 @@ def hoist_global_options(group: Command, args: list[str]) -> list[str]:
             takes_value = not param.is_flag and not param.count
             for opt in [*param.opts, *param.secondary_opts]:
                 own[opt] = takes_value
+    for opt in getattr(cmd, "optional_values", {}):
+        own[opt] = False  # its value, if any, is a word of the command's own
     rest: list[str] = path
     while i < len(args):
         tok = args[i]

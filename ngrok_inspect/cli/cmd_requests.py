@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
 from ngrok_inspect.cli import completion
 from ngrok_inspect.cli.app import app, state
-from ngrok_inspect.cli.options import DbOpt, JsonOpt, LimitOpt, with_filters
+from ngrok_inspect.cli.options import DbOpt, JsonOpt, LimitOpt, OptionalValueCommand, with_filters
 from ngrok_inspect.cli.output import Output, OutputMode
 from ngrok_inspect.errors import NotFoundError, UsageError
 from ngrok_inspect.filters import RequestFilter
@@ -135,12 +135,25 @@ def _policy(redact: bool) -> RedactionPolicy | None:
     return DEFAULT_POLICY
 
 
+RAW_SIDES = ("request", "response", "both")
+
+
+class ShowCommand(OptionalValueCommand):
+    """``requests show``: ``--raw`` alone is both messages."""
+
+    optional_values: ClassVar[dict[str, tuple[tuple[str, ...], str]]] = {
+        "--raw": (RAW_SIDES, "both")
+    }
+
+
 @requests_app.command(
     "show",
     epilog="Examples:\n\n"
     "  ngrok-inspect requests show last\n\n"
     "  ngrok-inspect requests show airt_3Mk9 --body request | jq .event\n\n"
-    "  ngrok-inspect requests show last --raw > exchange.http",
+    "  ngrok-inspect requests show last --raw > exchange.http\n\n"
+    "  ngrok-inspect requests show last --raw response | head -20",
+    cls=ShowCommand,
 )
 def show_command(
     request_id: Annotated[
@@ -152,8 +165,15 @@ def show_command(
         ),
     ],
     raw: Annotated[
-        bool, typer.Option("--raw", help="The exact bytes of request and response.")
-    ] = False,
+        str | None,
+        typer.Option(
+            "--raw",
+            metavar="[request|response]",
+            help="The captured bytes: of the request or the response alone (exact), or of "
+            "both, a blank line between them.",
+            autocompletion=completion.raw_sides,
+        ),
+    ] = None,
     body: Annotated[
         str | None,
         typer.Option(
@@ -176,15 +196,17 @@ def show_command(
 ) -> None:
     """One request in detail: summary, request headers and body, response headers and
     body (JSON pretty-printed, forms as a table, binary as a hex preview)."""
-    if sum([raw, body is not None, as_json]) > 1:
+    if sum([raw is not None, body is not None, as_json]) > 1:
         raise UsageError("--raw, --body and --json exclude each other", hint="Give one of them")
-    if redact and not (as_json or raw):
+    if redact and not (as_json or raw is not None):
         raise UsageError(
             "--redact needs --json or --raw",
             hint="On your terminal show prints everything; add --json to paste it somewhere",
         )
     if body is not None and body not in ("request", "response"):
         raise UsageError(f"--body must be 'request' or 'response', not {body!r}")
+    if raw is not None and raw not in RAW_SIDES:
+        raise UsageError(f"--raw takes 'request' or 'response' (or nothing), not {raw!r}")
     out = Output.open(json=as_json, redact=_policy(redact))
     st = state()
     if db is not None:
@@ -197,15 +219,21 @@ def show_command(
         with st.client() as client:
             req = client.get_request(client.resolve_id(request_id))
             public_urls = {} if (raw or body or as_json) else _public_urls(client)
-    if raw:
-        out.exchange(req)
+    side = body or (raw if raw in ("request", "response") else None)
+    if side == "response" and req.response is None:
+        raise NotFoundError(
+            f"request {req.id} has no response yet",
+            hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
+        )
+    if raw is not None:
+        out.exchange(req, side)
     elif body is not None:
         msg = req.request if body == "request" else req.response
-        if msg is None:
-            raise NotFoundError(
-                f"request {req.id} has no response yet",
-                hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
-            )
+        assert msg is not None  # checked above
+        if msg.body.truncated:
+            from ngrok_inspect.render.text import truncated_note
+
+            out.warn(truncated_note(f"the {body} body is a truncated capture", msg.body))
         out.raw_bytes(msg.body.data, what=f"the {body} body", newline_on_terminal=True)
     else:
         out.request(req, public_urls)

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import typer
+from typer.core import TyperCommand
 
 from ngrok_inspect.cli import completion
 
@@ -165,6 +166,44 @@ FILTER_PARAMS: dict[str, tuple[Any, Any]] = {
 }
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fill_optional_values(
+    args: list[str], spec: Mapping[str, tuple[tuple[str, ...], str]]
+) -> list[str]:
+    """``args`` with each option of ``spec`` (name -> (choices, default)) given its value
+    as ``--opt=value``: the next word when it is one of the choices, else the default."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if tok == "--":
+            out.extend(args[i:])
+            break
+        if tok in spec:
+            choices, default = spec[tok]
+            if i + 1 < len(args) and args[i + 1] in choices:
+                out.append(f"{tok}={args[i + 1]}")
+                i += 2
+            else:
+                out.append(f"{tok}={default}")
+                i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+class OptionalValueCommand(TyperCommand):
+    """A command with options whose value may be left out (typer has no such options):
+    ``show last --raw`` is ``--raw=both``, ``show last --raw response`` gives the value.
+    Subclasses set :attr:`optional_values`: option -> (the values it takes, its default).
+    ``hoist_global_options`` reads it too (such an option does not swallow the next word)."""
+
+    optional_values: ClassVar[dict[str, tuple[tuple[str, ...], str]]] = {}
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, fill_optional_values(args, self.optional_values))
 
 
 def with_filters(func: F) -> F:

@@ -213,12 +213,14 @@ class Output:
 
             self.text(detail_plain(req, public_urls))
 
-    def exchange(self, req: CapturedRequest) -> None:
-        """The exact bytes of request and response (``show --raw``), redacted if asked."""
+    def exchange(self, req: CapturedRequest, side: str | None = None) -> None:
+        """The captured bytes (``show --raw``): of the request or the response (``side``),
+        or of both, a blank line between them; redacted if asked."""
         from ngrok_inspect.render.requests import raw_exchange
 
         (req,) = self._redacted([req])
-        self.raw_bytes(raw_exchange(req), what="the raw exchange")
+        what = f"the raw {side}" if side else "the raw exchange"
+        self.raw_bytes(raw_exchange(req, side), what=what)
 
     def view(
         self,

@@ -262,17 +262,32 @@ def _block_renderable(block: Block) -> RenderableType:
     return Text(block.text)
 
 
+#: A header name wider than this wraps within it (its value keeps room to the right).
+HEADER_NAME_MAX = 40
+
+
+def _header_line(name: str, value: str) -> RenderableType:
+    """``Name: value``, a long value wrapping under its own start, not at column 0."""
+    from rich.table import Table
+    from rich.text import Text
+
+    label = Text.assemble((escape.field(name), "cyan"), ": ")
+    grid = Table.grid()
+    grid.add_column(no_wrap=False, overflow="fold", max_width=HEADER_NAME_MAX + 2)
+    grid.add_column(overflow="fold")
+    grid.add_row(label, Text(escape.field(value)))
+    return grid
+
+
 def _message_renderable(title: str, msg: HttpMessage) -> list[RenderableType]:
     from rich.rule import Rule
     from rich.text import Text
 
     rule_title = Text.assemble((title, "bold"), " ", escape.field(msg.start_line))
     parts: list[RenderableType] = [Rule(rule_title, align="left")]
-    headers = Text()
-    for k, v in msg.header_lines:
-        headers.append(escape.field(k), style="cyan")
-        headers.append(f": {escape.field(v)}\n")
-    parts.append(headers)
+    parts.extend(_header_line(k, v) for k, v in msg.header_lines)
+    if msg.header_lines:
+        parts.append(Text(""))
     parts.append(Text(f"body · {body_summary(msg.body)}", style="bold dim"))
     parts.extend(_block_renderable(b) for b in body_blocks(msg.body))
     parts.append(Text(""))
@@ -302,9 +317,15 @@ def detail_renderable(
     return Group(*parts)
 
 
-def raw_exchange(req: CapturedRequest) -> bytes:
-    """The exact bytes of the request and then the response, as captured."""
+def raw_exchange(req: CapturedRequest, side: str | None = None) -> bytes:
+    """The captured bytes of the request or of the response (``side``), exactly; or of
+    both, the request, a blank line, then the response (httpie separates them so too:
+    a request body without a final newline would run into the status line)."""
+    if side == "request":
+        return req.request.raw
+    if side == "response":
+        return b"" if req.response is None else req.response.raw
     out = req.request.raw
     if req.response is not None:
-        out += req.response.raw
+        out += (b"\n" if out.endswith(b"\n") else b"\n\n") + req.response.raw
     return out

@@ -155,7 +155,7 @@ def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
     blocks: list[Block] = []
     kind = body.kind
     if kind == "empty":
-        blocks.append(Block("note", "(no body)"))
+        pass  # the title says "empty" (or "0 B" for a part): nothing more to say
     elif kind == "json":
         text, cut = _clip(json.dumps(body.json, indent=2, ensure_ascii=False))
         blocks.append(Block("code", text, lexer="json"))
@@ -196,23 +196,27 @@ def body_blocks(body: Body, *, depth: int = 0) -> list[Block]:
             blocks.append(Block("note", f"… {cut} more characters (use --body to get all)"))
     if depth == 0:
         if body.truncated:
-            declared = body.declared_length
-            of = f" of {declared} bytes" if declared is not None else ""
-            blocks.append(
-                Block("note", f"truncated capture: the agent kept {len(body.wire)} bytes{of}")
-            )
+            blocks.append(Block("note", truncated_note("truncated capture", body)))
         if body.decode_error:
             blocks.append(Block("note", f"not decoded: {escape.field(body.decode_error)}"))
     return blocks
 
 
+def truncated_note(what: str, body: Body) -> str:
+    """``<what>: the agent kept 1024 bytes of 5000`` for a body captured short."""
+    declared = body.declared_length
+    of = f" of {declared} bytes" if declared is not None else " bytes"
+    return f"{what}: the agent kept {len(body.wire)}{of}"
+
+
 def body_summary(body: Body) -> str:
-    """``application/json · 71 B · gzip`` for section titles."""
+    """``application/json · 71 B`` for section titles; a compressed body adds its size on
+    the wire: ``application/json · 2.0 KiB · gzip, 312 B on the wire``."""
     if body.kind == "empty" and not body.wire:
         return "empty"
     bits = [escape.field(body.content_type or "no content-type"), human_size(body.size)]
     if body.encoding:
-        bits.append(escape.field(body.encoding))
+        bits.append(f"{escape.field(body.encoding)}, {human_size(len(body.wire))} on the wire")
     if body.truncated:
         bits.append("TRUNCATED")
     return " · ".join(bits)
