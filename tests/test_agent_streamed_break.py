@@ -145,3 +145,42 @@ def test_requests_show_says_why_the_answer_is_short(
     lines = shown.stdout.splitlines()
     assert lines[1].startswith("Status:") and "200 OK" in lines[1]
     assert lines[2] == f"Error:    the upstream broke off after 100000 of {LENGTH} body bytes"
+
+
+def test_a_client_that_leaves_stops_the_upstream_exchange() -> None:
+    """A public connection that closes never keeps its upstream connection (nor its
+    descriptor) until the upstream timeout: the agent closes it at once."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    asked = threading.Event()
+    dropped = threading.Event()
+
+    def slow_upstream() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            asked.set()
+            while conn.recv(65536):  # never answers; returns b"" when the agent hangs up
+                pass
+            dropped.set()
+
+    threading.Thread(target=slow_upstream, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        with LocalAgent(url, upstream_timeout=300.0) as local:
+            host, port = local.public_url.split("//")[1].rsplit(":", 1)
+            with socket.create_connection((host, int(port)), timeout=30) as s:
+                s.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert asked.wait(30)
+            assert dropped.wait(30)  # far sooner than the 300 s upstream timeout
+            [rec] = records(local)
+            assert rec.response is None
+            assert rec.error == "the client closed the connection before the answer came"
+    finally:
+        listener.close()

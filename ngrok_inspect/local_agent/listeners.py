@@ -38,7 +38,9 @@ class TunnelServer(web.Server):
     def __init__(
         self, handler: Any, metrics: TunnelMetrics, limits: PublicLimits, **kwargs: Any
     ) -> None:
-        super().__init__(guarded(handler), **kwargs)
+        # a client that goes away cancels its handler: the upstream exchange stops with it,
+        # so a closed public connection never keeps an upstream one (or its descriptor)
+        super().__init__(guarded(handler), handler_cancellation=True, **kwargs)
         self._metrics = metrics
         self._limits = limits
         self._handler_kwargs = kwargs

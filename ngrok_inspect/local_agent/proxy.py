@@ -107,6 +107,17 @@ class Proxy:
         )
         try:
             return await self._forward(tunnel, entry, request, t0, remote)
+        except asyncio.CancelledError:
+            # aiohttp cancels the handler when the client's connection is lost
+            if not entry.duration_ns:  # not finished yet
+                if entry.error is None:
+                    entry.error = (
+                        _request_gone(entry, request, None)
+                        if not entry.request.complete
+                        else "the client closed the connection before the answer came"
+                    )
+                self.capture.finish(tunnel, entry, t0)
+            raise
         finally:
             self.capture.release(entry)  # whatever happened, in-flight bytes are given back
 
@@ -292,6 +303,10 @@ class Proxy:
                 await out.write(data)
             msg.complete = True
             await out.write_eof()
+        except asyncio.CancelledError:
+            if entry.error is None:  # the client's connection was lost mid-answer
+                entry.error = _client_left(msg, length)
+            raise
         except (ConnectionError, OSError, aiohttp.ClientError, asyncio.TimeoutError):
             # the client went away mid-answer: keep what passed
             if entry.error is None:
