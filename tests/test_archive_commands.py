@@ -141,6 +141,8 @@ def test_replay_from_db_through_the_agent_and_resign(recorded: tuple[Any, Path])
     v = invoke(["verify", new_id, "--secret", SECRET, "--json", "--api-url", agent.api_url])
     assert v.exit_code == 0, v.stderr
     assert json.loads(v.stdout)[0]["status"] == "valid"
+    shown = invoke(["requests", "show", new_id, "--json", "--api-url", agent.api_url])
+    assert json.loads(shown.stdout)["remote_addr"] == "replayed"  # sent by the agent itself
     assert SECRET not in r.stdout + r.stderr + v.stdout + v.stderr
 
 

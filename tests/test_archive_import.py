@@ -249,6 +249,39 @@ def test_files_that_are_not_importable_exit_2(tmp_path: Path, content: bytes, me
     assert not db.exists()  # nothing to store: no archive was created
 
 
+def test_hostile_numbers_and_nesting_are_refused_not_crashes(tmp_path: Path) -> None:
+    good = json.loads((HAR / "broken.har").read_text())["log"]["entries"][9]
+
+    def with_time(value: str) -> str:
+        return json.dumps(good).replace('"time": 1', f'"time": {value}', 1)
+
+    entries = [with_time("NaN"), with_time("Infinity"), with_time("1e300"), with_time("1")]
+    src = tmp_path / "numbers.har"
+    src.write_text('{"log": {"entries": [' + ", ".join(entries) + "]}}")
+    r, summary = _import(src, tmp_path / "a.sqlite")
+    assert r.exit_code == 0, r.stderr
+    assert summary["stored"] == 1
+    assert [s["reason"] for s in summary["skipped"]] == [
+        "time nan is out of range",
+        "time inf is out of range",
+        "time 1e+300 is out of range",
+    ]
+    deep = "[" * 100_000 + "]" * 100_000
+    whole = tmp_path / "deep.har"
+    whole.write_text('{"log": {"entries": [' + deep + "]}}")
+    r = invoke(["import", str(whole), "--db", str(tmp_path / "b.sqlite")])
+    assert (r.exit_code, r.stdout) == (2, "") and "nested too deeply" in r.stderr
+    import_file(HAR / "insomnia.har", tmp_path / "c.sqlite")
+    listed = invoke(["requests", "list", "--json", "--db", str(tmp_path / "c.sqlite")])
+    record = json.dumps(json.loads(listed.stdout)[0])
+    nd = tmp_path / "deep.ndjson"
+    nd.write_text(record + "\n" + deep + "\n")
+    r, summary = _import(nd, tmp_path / "d.sqlite")
+    assert r.exit_code == 0, r.stderr
+    assert summary["stored"] == 1
+    assert summary["skipped"] == [{"entry": 2, "reason": "line 2 is nested too deeply"}]
+
+
 def test_haralyzer_missing_pageref_has_no_importable_entry(tmp_path: Path) -> None:
     # its entries keep method and url inside postData: not a request HAR 1.2 describes
     r = invoke(["import", str(HAR / "missing_pageref.har"), "--db", str(tmp_path / "a.sqlite")])

@@ -20,6 +20,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping
@@ -122,6 +123,11 @@ def parse_document(data: bytes, name: str = "the file") -> tuple[str, list[Any]]
         raise ImportFileError(f"{name} is empty", hint="Give a HAR file or an export")
     try:
         doc = json.loads(text)
+    except RecursionError:
+        raise ImportFileError(
+            f"{name} is nested too deeply to be a HAR file or an export",
+            hint="Give a HAR file or an 'ngrok-inspect export' json/ndjson/raw file",
+        ) from None
     except json.JSONDecodeError as e:
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if e.msg != "Extra data" or len(lines) < 2:
@@ -135,6 +141,8 @@ def parse_document(data: bytes, name: str = "the file") -> tuple[str, list[Any]]
                 entries.append(json.loads(line))
             except json.JSONDecodeError as le:
                 entries.append(_Broken(f"line {n} is not JSON ({le.msg})"))
+            except RecursionError:
+                entries.append(_Broken(f"line {n} is nested too deeply"))
         return "ndjson", entries
     if isinstance(doc, dict) and "log" in doc:
         log = doc["log"]
@@ -352,12 +360,19 @@ def _request_target(url: str) -> tuple[str, str, str]:
     return quote(target, safe=_TARGET_SAFE), authority, scheme
 
 
+#: The longest exchange an entry may claim (ms): about 31 years; more is not a duration.
+MAX_DURATION_MS = 1e12
+
+
 def _number(value: Any, what: str, default: float) -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Broken(f"{what} is not a number")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number) or number > MAX_DURATION_MS:  # JSON allows NaN, 1e999
+        raise _Broken(f"{what} {value!r} is out of range")
+    return number
 
 
 def _har_entry(e: Any) -> dict[str, Any] | None:
@@ -570,6 +585,9 @@ def _raw_object(e: Any) -> dict[str, Any] | None:
         if isinstance(msg, Mapping):
             _b64(msg["raw"], f"{side}.raw")
     del data["id"]
+    dur = data.get("duration")
+    if dur is not None and not 0 <= dur <= MAX_DURATION_MS * 1_000_000:
+        raise _Broken(f"duration {dur!r} is out of range")
     return data if isinstance(data.get("response"), Mapping) else None
 
 
@@ -632,7 +650,10 @@ def convert(fmt: str, entries: list[Any]) -> tuple[list[CapturedRequest], int, l
         except _Broken as e:
             skipped.append(Skipped(n, str(e)))
             continue
-        except (TypeError, ValueError, KeyError, AttributeError) as e:  # hostile shapes
+        except RecursionError:
+            skipped.append(Skipped(n, "nested too deeply"))
+            continue
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:  # hostile
             skipped.append(Skipped(n, f"malformed ({type(e).__name__}: {str(e)[:60]})"))
             continue
         out.append(req)
