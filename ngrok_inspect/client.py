@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import requests
 
-from ngrok_inspect import __version__
+from ngrok_inspect import __version__, escape
 from ngrok_inspect.errors import (
     AgentError,
     AgentTimeoutError,
@@ -185,13 +185,15 @@ class AgentClient:
     def _raise_for_error(
         self, resp: requests.Response, content: bytes, url: str, context: dict[str, str]
     ) -> NoReturn:
-        status_line = f"{resp.status_code} {resp.reason or ''}".strip()
+        # the reason phrase, msg, Content-Type and details are the agent's: escaped (escape.py)
+        # wherever they go into a message, so an error line cannot carry terminal control
+        status_line = f"{resp.status_code} {escape.field(resp.reason or '')}".strip()
         try:
             err = json.loads(content)
         except (ValueError, RecursionError):
             err = None
         if not isinstance(err, dict):
-            ctype = _content_type(resp)
+            ctype = escape.field(_content_type(resp))
             body = f"a {ctype} body" if ctype else "a body without a Content-Type"
             raise InvalidResponseError(
                 url,
@@ -217,7 +219,9 @@ class AgentClient:
         if error_code == 100 or "tunnel not found" in lmsg:
             name = str(details.get("name") or context.get("tunnel") or "?")
             raise TunnelNotFoundError(name, **fields)
-        text = f"the agent at {self.base_url} answered {status_line}" + (f": {msg}" if msg else "")
+        text = f"the agent at {self.base_url} answered {status_line}" + (
+            f": {escape.field(msg)}" if msg else ""
+        )
         if error_code is not None:
             text += f" (error {error_code})"
         if resp.status_code == 404:
@@ -505,13 +509,14 @@ def _content_type(resp: requests.Response) -> str:
 def _details_note(details: dict[str, Any]) -> str:
     """``" (details: field=value, …)"`` from the agent's error details, or ``""``.
 
-    Values are cut short and control characters dropped: the agent's answer is untrusted.
+    Values are cut short and control characters shown escaped: the agent's answer is
+    untrusted.
     """
     if not details:
         return ""
     parts = []
     for key, value in list(details.items())[:5]:
-        text = "".join(ch for ch in f"{key}={value}" if ch.isprintable())
+        text = escape.field(f"{key}={value}")
         parts.append(text if len(text) <= 80 else text[:79] + "…")
     return " (details: " + ", ".join(parts) + ")"
 

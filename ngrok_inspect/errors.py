@@ -14,6 +14,8 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
+from ngrok_inspect import escape
+
 
 class ExitCode(IntEnum):
     """The documented exit codes of the ``ngrok-inspect`` command."""
@@ -165,8 +167,8 @@ class TunnelNotFoundError(NotFoundError):
     def __init__(self, name: str, known: list[str] | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("hint", "List the agent's tunnels with 'ngrok-inspect status'")
         text = f"no tunnel named {name!r}"
-        if known is not None:
-            text += f" (tunnels: {', '.join(known) or 'none'})"
+        if known is not None:  # the agent's names: shown escaped, never obeyed
+            text += f" (tunnels: {', '.join(escape.field(k) for k in known) or 'none'})"
         super().__init__(text, **kwargs)
         self.name = name
         self.known = known
@@ -176,7 +178,8 @@ class AmbiguousIdError(UsageError):
     """An id prefix matches several captured requests (exit 2)."""
 
     def __init__(self, prefix: str, candidates: list[str]) -> None:
-        shown = ", ".join(candidates[:10]) + (" …" if len(candidates) > 10 else "")
+        shown = ", ".join(escape.field(c) for c in candidates[:10])
+        shown += " …" if len(candidates) > 10 else ""
         super().__init__(
             f"id prefix {prefix!r} matches {len(candidates)} requests: {shown}",
             hint="Give more characters of the id",
@@ -196,6 +199,20 @@ class InvalidResponseError(AgentError):
         )
         self.url = url
         self.reason = reason
+
+
+class RawUnreadableError(AgentError):
+    """``--raw``/``--body`` of a message whose ``raw`` the agent sent garbled (exit 5):
+    there are no exact bytes to write, and an empty output would be a lie."""
+
+    def __init__(self, request_id: str, side: str, reason: str) -> None:
+        super().__init__(
+            f"the agent's raw bytes of the {side} of {request_id} are unreadable ({reason})",
+            hint="'ngrok-inspect requests show' without --raw/--body shows what the agent "
+            "parsed; the raw bytes themselves are lost",
+        )
+        self.request_id = request_id
+        self.side = side
 
 
 class ConditionNotMetError(NgrokInspectError):

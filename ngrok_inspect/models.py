@@ -16,8 +16,10 @@ from typing import Any
 
 from ngrok_inspect._lazy import cached_property
 from ngrok_inspect.bodies import Body, split_message
+from ngrok_inspect.errors import RawUnreadableError
 
 __all__ = [
+    "RAW_INVALID",
     "AgentStatus",
     "Body",
     "CapturedRequest",
@@ -26,8 +28,31 @@ __all__ = [
     "HttpResponse",
     "MetricSet",
     "Tunnel",
+    "decode_raw",
     "parse_rfc3339",
 ]
+
+
+RAW_INVALID = "invalid base64"
+"""``raw_error`` of a message whose ``raw`` is not the base64 of its bytes."""
+
+
+def decode_raw(value: Any) -> tuple[bytes, str | None]:
+    """``(bytes, None)`` of the agent's base64 ``raw``; ``(b"", RAW_INVALID)`` when it is
+    not one (not a string, bad padding, characters outside the alphabet)."""
+    if not isinstance(value, str):
+        return b"", RAW_INVALID
+    if not value:
+        return b"", None
+    try:
+        data = binascii.a2b_base64(value)  # what base64.b64decode does, one call less
+    except (binascii.Error, ValueError):
+        return b"", RAW_INVALID
+    # a2b_base64 skips characters outside the alphabet: the agent's padded base64 of n
+    # bytes is 4 * ceil(n / 3) characters, so anything skipped shows in the lengths
+    if len(value) % 4 or len(data) != len(value) // 4 * 3 - value[-2:].count("="):
+        return b"", RAW_INVALID
+    return data, None
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -75,15 +100,24 @@ class HttpMessage:
         self.headers: dict[str, list[str]] = _headers_map(data.get("headers"))
 
     @cached_property
+    def _decoded_raw(self) -> tuple[bytes, str | None]:
+        if "raw" not in self.data:
+            return b"", None
+        value = self.data["raw"]
+        if value is None:  # what redaction leaves of a raw it could not decode
+            return b"", RAW_INVALID
+        return decode_raw(value)
+
+    @property
     def raw(self) -> bytes:
         """The exact wire bytes (base64-decoded ``raw``; empty when absent or invalid)."""
-        value = self.data.get("raw")
-        if not isinstance(value, str) or not value:
-            return b""
-        try:
-            return binascii.a2b_base64(value)  # what base64.b64decode does, one call less
-        except (binascii.Error, ValueError):
-            return b""
+        return self._decoded_raw[0]
+
+    @property
+    def raw_error(self) -> str | None:
+        """Why the agent's ``raw`` could not be read (``"invalid base64"``), else None: the
+        wire bytes and the body are then unknown, and the headers come from the agent's map."""
+        return self._decoded_raw[1]
 
     @cached_property
     def _split(self) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -152,6 +186,7 @@ class HttpRequest(HttpMessage):
             "proto": self.proto,
             "headers": self._record_headers(),
             "body": self.body.to_dict(),
+            "raw_error": self.raw_error,
         }
 
     def __repr__(self) -> str:
@@ -189,6 +224,7 @@ class HttpResponse(HttpMessage):
             "status_code": self.status_code,
             "headers": self._record_headers(),
             "body": self.body.to_dict(),
+            "raw_error": self.raw_error,
         }
 
     def __repr__(self) -> str:
@@ -279,6 +315,14 @@ class CapturedRequest:
     def replayed(self) -> bool:
         """True for an entry the agent made by replaying another (``remote_addr: replayed``)."""
         return self.remote_addr == "replayed"
+
+    def check_raw(self, *sides: str) -> None:
+        """:class:`~ngrok_inspect.errors.RawUnreadableError` when the ``raw`` of a side
+        (``"request"``, ``"response"``) is not valid base64: before writing exact bytes."""
+        for side in sides:
+            msg = self.request if side == "request" else self.response
+            if msg is not None and msg.raw_error is not None:
+                raise RawUnreadableError(self.id, side, msg.raw_error)
 
     def to_dict(self) -> dict[str, Any]:
         """THE JSON record (docs/internals.md): every key present, null when unknown."""

@@ -17,7 +17,6 @@ form, which decodes to it). Pure: no I/O, no UI libraries.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -26,7 +25,7 @@ from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 from ngrok_inspect.bodies import compress, dechunk, decompress, parse_content_type
-from ngrok_inspect.models import CapturedRequest
+from ngrok_inspect.models import CapturedRequest, decode_raw
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -326,10 +325,9 @@ def _redact_message(msg: Any, policy: RedactionPolicy, *, request: bool) -> tupl
     raw = msg.get("raw")
     undecodable = False
     raw_headers = 0
-    if isinstance(raw, str) and raw:
-        try:
-            decoded = binascii.a2b_base64(raw)
-        except (binascii.Error, ValueError):
+    if raw is not None and raw != "":
+        decoded, raw_error = decode_raw(raw)
+        if raw_error is not None:
             out["raw"] = None
             undecodable = True
         else:

@@ -129,8 +129,8 @@ def test_moved_agent_says_how_the_other_commands_find_it(start: Any, upstream: U
         port = api.rsplit(":", 1)[1]
         assert api != other.api_url
         assert agent.line("Note: ") == (
-            f"Note: port {taken} was taken; the API is on {api}. Point the other commands at "
-            f"it with --api-url {port}, or NGROK_INSPECT_API_URL={api}"
+            f"Note: port {taken} was taken, so the API is on {api}; point the other commands "
+            f"at it with --api-url {port}, or NGROK_INSPECT_API_URL={api}"
         )
         # what the note says works, and reaches this agent, not the other one
         p = subprocess.run(
@@ -188,12 +188,14 @@ def test_answering_upstream_gets_no_warning(start: Any, upstream: Upstream) -> N
 class _Rude:
     """An upstream that reads the request head, then resets or closes the connection."""
 
-    def __init__(self, *, reset: bool) -> None:
+    def __init__(self, *, reset: bool, hold: bool = False) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen()
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.reset = reset
+        self.hold = hold  # keep the connection open and never answer
+        self.release = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -209,12 +211,15 @@ class _Rude:
                     if not chunk:
                         break
                     data += chunk
+                if self.hold:
+                    self.release.wait(30)
                 if self.reset:  # RST instead of FIN
                     conn.setsockopt(
                         socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
                     )
 
     def close(self) -> None:
+        self.release.set()
         self.sock.close()
 
 
@@ -239,6 +244,41 @@ def test_the_console_line_of_a_502_says_why(start: Any, reset: bool, reason: str
     assert code == 0
     [line] = out.splitlines()
     assert line.endswith(reason), line
+
+
+def test_the_console_line_of_a_504_says_how_long_the_agent_waited(start: Any) -> None:
+    rude = _Rude(reset=False, hold=True)
+    try:
+        agent = start("agent", rude.url, "--web-addr", "127.0.0.1:0", "--upstream-timeout", "0.3")
+        agent.read_until("Press Ctrl-C")
+        tunnel = agent.line("Tunnel ").split()[2]
+        assert requests.get(tunnel + "/slow", timeout=30).status_code == 504
+        code, out, _ = agent.stop()
+    finally:
+        rude.close()
+    assert code == 0
+    [line] = out.splitlines()
+    assert " GET     /slow  504 Gateway Timeout  " in line
+    assert line.endswith("(upstream: no answer within 0.3s)"), line
+
+
+def test_reasons_and_the_api_url_argument() -> None:
+    import errno
+
+    from ngrok_inspect.cli.agent_banner import api_url_argument
+    from ngrok_inspect.local_agent.reachability import os_reason, probe_upstream
+
+    assert api_url_argument("http://127.0.0.1:4041") == "4041"
+    assert api_url_argument("http://[::1]:4041") == "[::1]:4041"
+    assert api_url_argument("http://localhost:4041") == "localhost:4041"
+    refused = OSError(errno.ECONNREFUSED, "Connect call failed ('127.0.0.1', 9)")
+    assert os_reason(refused) == "connection refused"
+    assert os_reason(ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")) == (
+        "connection reset"
+    )
+    assert os_reason(socket.gaierror(-2, "Name or service not known")) == "DNS lookup failed"
+    assert os_reason(TimeoutError()) == "timed out"
+    assert probe_upstream(f"http://127.0.0.1:{free_port()}") == "connection refused"
 
 
 # -- demo ----------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ a subprocess timeout is only a guard against a hang, never the assertion.
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import requests
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.errors import AgentTimeoutError, ExitCode
 from tests.cli_invoke import invoke
+from tests.support.servers import WEBHOOK_ID, FixtureAgentServer
 
 BIN = Path(sys.executable).with_name("ngrok-inspect")
 HANG_GUARD = 60  # seconds: only so that a regression fails instead of hanging the suite
@@ -184,3 +186,136 @@ def test_wait_for_ends_when_stopped(fixture_agent: Any) -> None:
         )
     assert e.value.matched == [] and e.value.exit_code == 130
     assert len(clock.sleeps) == 1  # it stopped at the first sleep, not after the hour
+
+
+# -- a raw that does not decode says so ------------------------------------------------------
+
+
+class _GarbledRawAgent(FixtureAgentServer):
+    """The recorded agent, but the webhook's request ``raw`` is not base64."""
+
+    GARBLED = "R0VUIC8g!!!not base64!!!"
+
+    def route(self, method: str, target: str, body: bytes) -> Any:
+        answer = super().route(method, target, body)
+        path = target.split("?")[0]
+        if method == "GET" and path.startswith("/api/requests/http"):
+            doc = json.loads(answer.body)
+            for item in doc.get("requests", [doc]):
+                if item.get("id") == WEBHOOK_ID:
+                    item["request"]["raw"] = self.GARBLED
+            answer.body = json.dumps(doc).encode()
+        return answer
+
+
+@pytest.fixture
+def garbled_agent() -> Iterator[str]:
+    with _GarbledRawAgent() as agent:
+        yield agent.url
+
+
+def test_json_record_names_the_unreadable_raw(garbled_agent: str) -> None:
+    r = invoke(["--api-url", garbled_agent, "requests", "show", WEBHOOK_ID, "--json"])
+    assert r.exit_code == 0, r.stderr
+    rec = json.loads(r.stdout)
+    assert rec["request"]["raw_error"] == "invalid base64"
+    assert rec["response"]["raw_error"] is None
+    listed = invoke(["--api-url", garbled_agent, "requests", "list", "--json"])
+    recs = {x["id"]: x for x in json.loads(listed.stdout)}
+    assert recs[WEBHOOK_ID]["request"]["raw_error"] == "invalid base64"
+    assert all(x["request"]["raw_error"] is None for i, x in recs.items() if i != WEBHOOK_ID)
+    # redacted for an issue: still said (redaction drops the garbled raw, not the fact)
+    redacted = invoke(
+        ["--api-url", garbled_agent, "requests", "show", WEBHOOK_ID, "--json", "--redact"]
+    )
+    assert json.loads(redacted.stdout)["request"]["raw_error"] == "invalid base64"
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_show_view_notes_the_unreadable_raw(garbled_agent: str, color: bool) -> None:
+    env = {"FORCE_COLOR": "1", "COLUMNS": "200"} if color else {}
+    r = invoke(["--api-url", garbled_agent, "requests", "show", WEBHOOK_ID], env=env)
+    assert r.exit_code == 0, r.stderr
+    assert ("body · " in r.stdout) == color  # the rich view, or the plain one
+    flat = " ".join(r.stdout.split())
+    assert "the agent's raw bytes are unreadable (invalid base64)" in flat
+    assert flat.count("raw bytes are unreadable") == 1  # the request's, not the response's
+
+
+@pytest.mark.parametrize("args", [["--raw"], ["--body", "request"]], ids=["raw", "body"])
+def test_exact_bytes_of_an_unreadable_raw_are_exit_5(garbled_agent: str, args: list[str]) -> None:
+    r = invoke(["--api-url", garbled_agent, "requests", "show", WEBHOOK_ID, *args])
+    assert r.exit_code == 5
+    assert r.stdout == ""  # never an empty body passed off as the capture
+    lines = r.stderr.splitlines()
+    assert lines[0] == (
+        f"Error: the agent's raw bytes of the request of {WEBHOOK_ID} are unreadable "
+        "(invalid base64)"
+    )
+    assert len(lines) == 2
+    # the response side is fine and still written exactly
+    ok = invoke(["--api-url", garbled_agent, "requests", "show", WEBHOOK_ID, "--body", "response"])
+    assert ok.exit_code == 0 and ok.stdout_bytes
+
+
+def test_decode_raw_catches_what_a2b_base64_skips() -> None:
+    from ngrok_inspect.models import decode_raw
+
+    assert decode_raw("aGk=") == (b"hi", None)
+    assert decode_raw("") == (b"", None)
+    for bad in ("!!!!", "aGk=!!", "aGk", "a", 42):
+        assert decode_raw(bad) == (b"", "invalid base64"), bad
+
+
+# -- error messages quote agent data escaped, on one line ------------------------------------
+
+
+class _HostileErrorsAgent(FixtureAgentServer):
+    """The recorded agent, but its tunnel has a hostile name and listing answers a 400
+    whose reason phrase, ``msg`` and ``details`` carry terminal control and newlines."""
+
+    NAME = "ev\x1bil\tna\nme"
+
+    def route(self, method: str, target: str, body: bytes) -> Any:
+        path = target.split("?")[0]
+        answer = super().route(method, target, body)
+        if method == "GET" and path == "/api/requests/http":
+            err = {
+                "error_code": 999,
+                "status_code": 400,
+                "msg": "bad\x1b]0;PWNED\x07\nsecond line",
+                "details": {"err": "x\x1b[2Jy\nz"},
+            }
+            answer.status, answer.reason = 400, "Bad\x1b[5mRequest"
+            answer.headers = [("Content-Type", "application/json")]
+            answer.body = json.dumps(err).encode()
+        if method == "GET" and path == "/api/tunnels":
+            doc = json.loads(answer.body)
+            for item in doc["tunnels"]:
+                item["name"] = self.NAME
+            answer.body = json.dumps(doc).encode()
+        return answer
+
+
+def test_agent_error_text_is_escaped_on_one_line() -> None:
+    with _HostileErrorsAgent() as agent:
+        r = invoke(["--api-url", agent.url, "requests", "list", "--json"])
+    assert r.exit_code == 5 and r.stdout == ""
+    assert "\x1b" not in r.stderr and "\x07" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, r.stderr  # cause + hint, whatever newlines the agent sent
+    assert lines[0] == (
+        f"Error: the agent at {agent.url} answered 400 Bad\\e[5mRequest: "
+        "bad\\e]0;PWNED\\x07\\nsecond line (error 999); address from --api-url"
+    )
+    assert lines[1].endswith("(details: err=x\\e[2Jy\\nz)")
+
+
+def test_hostile_tunnel_names_in_a_not_found_error() -> None:
+    with _HostileErrorsAgent() as agent:
+        r = invoke(["--api-url", agent.url, "requests", "list", "--tunnel", "nope"])
+    assert r.exit_code == 4 and r.stdout == ""
+    assert "\x1b" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2, r.stderr
+    assert "no tunnel named 'nope' (tunnels: ev\\eil\\tna\\nme)" in lines[0]

@@ -283,8 +283,11 @@ def test_record_keys_are_always_present(traffic: dict[str, CapturedRequest]) -> 
     assert rec["error"] is None  # a real agent's entry never carries one
     assert rec["start"] == "2026-11-28T16:33:06+00:00"
     assert rec["duration_ms"] == 0.934
-    assert list(rec["request"]) == ["proto", "headers", "body"]
-    assert list(rec["response"]) == ["proto", "status", "status_code", "headers", "body"]
+    assert list(rec["request"]) == ["proto", "headers", "body", "raw_error"]
+    assert list(rec["response"]) == [
+        "proto", "status", "status_code", "headers", "body", "raw_error",
+    ]  # fmt: skip
+    assert rec["request"]["raw_error"] is None and rec["response"]["raw_error"] is None
     assert list(rec["request"]["body"]) == [
         "size", "content_type", "encoding", "kind", "truncated", "text", "json", "base64",
     ]  # fmt: skip
@@ -334,7 +337,7 @@ def test_listing_is_lazy() -> None:
     reqs = [CapturedRequest.from_api(e) for e in entries]
     for r in reqs:
         assert r.method and r.path and r.status_code
-        assert "raw" not in vars(r.request) and "body" not in vars(r.request)
+        assert "_decoded_raw" not in vars(r.request) and "body" not in vars(r.request)
     assert reqs[0].response is not None
     reqs[0].response.body.to_dict()
-    assert "raw" in vars(reqs[0].response)
+    assert "_decoded_raw" in vars(reqs[0].response)

@@ -191,9 +191,17 @@ def _is_broken_pipe(exc: BaseException | None) -> bool:
 
 
 def _fail(message: str, hint: str | None, code: int) -> int:
-    sys.stderr.write(f"Error: {message}\n")
+    """``Error: <cause>`` and the hint, control characters shown escaped line by line (the
+    message's own newlines kept: a ``--where`` error draws its caret under the expression).
+    Agent and traffic text is escaped where a message quotes it, so it stays on its line."""
+    from ngrok_inspect import escape
+
+    def safe(text: str) -> str:
+        return "\n".join(escape.field(line) for line in text.split("\n"))
+
+    sys.stderr.write(f"Error: {safe(message)}\n")
     if hint:
-        sys.stderr.write(f"{hint}\n")
+        sys.stderr.write(safe(hint) + "\n")
     return int(code)
 
 

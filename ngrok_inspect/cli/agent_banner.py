@@ -54,10 +54,15 @@ def print_banner(agent: LocalAgent, *, wanted: str, notes: list[str] | None = No
     if agent.api_url != DEFAULT_API_URL:
         wanted_port = parse_hostport(wanted)[1]
         moved = bool(wanted_port) and not agent.api_url.endswith(f":{wanted_port}")
-        first = f"port {wanted_port} was taken; the API is on {agent.api_url}. " if moved else ""
+        where = (
+            f"port {wanted_port} was taken, so the API is on {agent.api_url}; point the other "
+            "commands at it"
+            if moved
+            else "point the other commands at this agent"
+        )
         note(
-            f"Note: {first}Point the other commands at it with --api-url "
-            f"{api_url_argument(agent.api_url)}, or {ENV_API_URL}={agent.api_url}"
+            f"Note: {where} with --api-url {api_url_argument(agent.api_url)}, or "
+            f"{ENV_API_URL}={agent.api_url}"
         )
     for t in agent.tunnels:
         if t.addr is not None and t.upstream is not None:

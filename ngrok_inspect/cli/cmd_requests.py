@@ -225,6 +225,8 @@ def show_command(
             f"request {req.id} has no response yet",
             hint="Wait for it to complete ('ngrok-inspect wait'), then ask again",
         )
+    if raw is not None or body is not None:  # exit 5, not an empty exchange, on garbled bytes
+        req.check_raw(*([side] if side else ["request", "response"]))
     if raw is not None:
         out.exchange(req, side)
     elif body is not None:

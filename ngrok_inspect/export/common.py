@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Iterable, Mapping
 
 from ngrok_inspect.bodies import dechunk
@@ -62,13 +61,4 @@ def chronological(reqs: Iterable[CapturedRequest]) -> list[CapturedRequest]:
 def raw_undecodable(msg: HttpMessage) -> bool:
     """True when the agent sent a ``raw`` that is not valid base64 (or redaction nulled it):
     the wire bytes, hence the body, are unknown; headers come from the agent's map."""
-    if "raw" in msg.data and msg.data["raw"] is None:
-        return True
-    value = msg.data.get("raw")
-    if not isinstance(value, str) or not value:
-        return False
-    try:
-        binascii.a2b_base64(value)
-    except (binascii.Error, ValueError):
-        return True
-    return False
+    return msg.raw_error is not None

@@ -216,10 +216,21 @@ def _block_plain(block: Block) -> str:
     return block.text
 
 
+def raw_error_note(msg: HttpMessage) -> str | None:
+    """What the detail view says of a message whose ``raw`` the agent garbled."""
+    if msg.raw_error is None:
+        return None
+    return (
+        f"the agent's raw bytes are unreadable ({msg.raw_error}): the body is unknown, "
+        "the headers are the agent's map"
+    )
+
+
 def _message_plain(title: str, msg: HttpMessage) -> list[str]:
     out = [f"== {title}: {escape.field(msg.start_line)}", ""]
     out.extend(f"{escape.field(k)}: {escape.field(v)}" for k, v in msg.header_lines)
-    out += ["", f"-- body: {body_summary(msg.body)}"]
+    note = raw_error_note(msg)
+    out += ["", f"-- body: {body_summary(msg.body)}", *([f"-- note: {note}"] if note else [])]
     out.extend(_block_plain(b) for b in body_blocks(msg.body))
     out.append("")
     return out
@@ -289,6 +300,9 @@ def _message_renderable(title: str, msg: HttpMessage) -> list[RenderableType]:
     if msg.header_lines:
         parts.append(Text(""))
     parts.append(Text(f"body · {body_summary(msg.body)}", style="bold dim"))
+    note = raw_error_note(msg)
+    if note:
+        parts.append(Text(note, style="italic yellow"))
     parts.extend(_block_renderable(b) for b in body_blocks(msg.body))
     parts.append(Text(""))
     return parts

@@ -96,7 +96,8 @@ class UnexpectedStatusError(ConditionNotMetError):
 
     def __init__(self, request: CapturedRequest, expected: str) -> None:
         super().__init__(
-            f"request {request.id} ({request.method} {request.path}) answered "
+            f"request {escape.field(request.id)} "
+            f"({escape.field(request.method)} {escape.field(request.path)}) answered "
             f"{request.status_code}, expected {expected}",
             hint="Show it with 'ngrok-inspect requests show " + request.id + "'",
         )
