@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from ngrok_inspect.cli.app import app
-from ngrok_inspect.cli.options import JsonOpt
 
 
 @app.command(
@@ -34,7 +33,10 @@ def import_command(
         bool,
         typer.Option("--strict", help="Store nothing (exit 6) when any entry is broken."),
     ] = False,
-    as_json: JsonOpt = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the summary as JSON (every skipped entry and why)."),
+    ] = False,
 ) -> None:
     """Import captures into an archive, each with an id of its own and a raw message built
     from the file's fields. Broken entries are skipped and counted (the first reasons are
