@@ -18,8 +18,10 @@ import re
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1b": "\\e", "\x00": "\\0"}
 # C0, DEL, C1, and the Unicode controls that reorder or hide text (bidi overrides and
-# isolates, zero-width marks, line/paragraph separators): Trojan Source in a path is a lie too
-_CONTROL = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff"
+# isolates, zero-width marks, line/paragraph separators): Trojan Source in a path is a lie too.
+# Lone surrogates too: a byte that was not UTF-8 (0x9b, C1 CSI) decoded with surrogateescape
+# would go out as that raw byte, or fail to encode at all
+_CONTROL = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
 _FIELD_RE = re.compile(f"[{_CONTROL}]")
 # in body text a tab, a newline, and a CR right before a newline are layout, not attacks
 _BODY_RE = re.compile(f"(?!\t|\n|\r\n)[{_CONTROL}]")
@@ -31,6 +33,8 @@ def _visible(match: re.Match[str]) -> str:
     if named is not None:
         return named
     code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape of the byte code - 0xDC00: show the byte
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

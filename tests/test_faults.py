@@ -319,3 +319,41 @@ def test_hostile_tunnel_names_in_a_not_found_error() -> None:
     lines = r.stderr.splitlines()
     assert len(lines) == 2, r.stderr
     assert "no tunnel named 'nope' (tunnels: ev\\eil\\tna\\nme)" in lines[0]
+
+
+# -- a raw 0x9b (C1 CSI) in a header never reaches the terminal ------------------------------
+
+
+def test_raw_c1_csi_byte_in_a_header_is_shown_escaped(local_agent: Any) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    pub = urlsplit(local_agent.public_url)
+    # a raw socket: no client library would send a lone 0x9b (not UTF-8) in a header value;
+    # the upstream echoes it back in a JSON body (as a surrogate-escaped character)
+    with socket.create_connection((pub.hostname, pub.port), timeout=10) as s:
+        s.sendall(
+            b"GET /c1 HTTP/1.1\r\nHost: x\r\nX-Evil: a\x9b31mb\xc2\x9b2Jc\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        assert s.recv(100).startswith(b"HTTP/1.1 200")
+    colour = {**_env(), "FORCE_COLOR": "1", "COLUMNS": "200"}
+    for args, env in [
+        (["requests", "show", "last"], colour),
+        (["requests", "show", "last"], _env()),
+        (["requests", "show", "last", "--json"], colour),
+        (["requests", "show", "last", "--json"], _env()),
+        (["requests", "list"], colour),
+    ]:
+        p = subprocess.run(
+            [str(BIN), "--api-url", local_agent.api_url, *args],
+            capture_output=True,
+            env=env,
+            timeout=HANG_GUARD,
+            check=False,
+        )
+        assert p.returncode == 0, (args, p.stderr)
+        text = p.stdout.decode("utf-8")  # never invalid UTF-8 (a raw 0x9b byte)
+        assert "\x9b" not in text and "\udc9b" not in text, args  # nor U+009B itself
+        if args[-1] != "list":
+            assert ("\\x9b" in text) or ("\\u009b" in text), args  # shown, visibly

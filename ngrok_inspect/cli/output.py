@@ -79,7 +79,9 @@ def decide_mode(
 
 # JSON never needs these raw: inside a JSON text they can only be in strings, where
 # ``\uXXXX`` is the same value (C0 controls json.dumps escapes itself)
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# (lone surrogates, from bytes that were not UTF-8: ``\udc9b`` is valid JSON, a raw one
+# cannot even be encoded)
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def json_text(value: Any, *, indent: int | None = None) -> str:
