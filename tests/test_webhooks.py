@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -20,6 +21,15 @@ NOW = datetime.now(timezone.utc).replace(microsecond=0)
 BODY = b'{"id":"evt_1","type":"invoice.paid","data":{"amount":1200}}'
 STRIPE_SECRET = "whsec_test_0123456789abcdef"
 SW_SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOW as each test starts: the providers' libraries judge against the real clock
+    (Stripe within 300 s), and a NOW taken at collection is stale once a loaded full
+    suite has run for five minutes."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    monkeypatch.setattr(sys.modules[__name__], "NOW", now)
 
 
 def message(

@@ -6,7 +6,6 @@ load them.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -15,6 +14,7 @@ import typer
 
 from ngrok_inspect.cli.agent_banner import ReadyFile, note
 from ngrok_inspect.cli.app import app, state
+from ngrok_inspect.cli.output import Output
 from ngrok_inspect.errors import NgrokInspectError, UsageError
 
 if TYPE_CHECKING:
@@ -228,6 +228,7 @@ class _RequestLine:
 
     def __init__(self, *, multi: bool) -> None:
         self.multi = multi
+        self.out = Output.open()
 
     def __call__(self, summary: dict[str, Any]) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(summary["start"]))
@@ -238,11 +239,9 @@ class _RequestLine:
         why = summary.get("error") or summary.get("failure")  # a break, or why a 502/504
         if why:
             line += f"  ({why})"
-        try:
-            sys.stdout.write(line + "\n")
-            sys.stdout.flush()
-        except (BrokenPipeError, ValueError):
-            pass
+        # escaped by the seam (method and URI are the stranger's); a closed stdout must not
+        # stop the agent, whose thread this is
+        self.out.line(line, best_effort=True)
 
 
 def _run_until_signal(

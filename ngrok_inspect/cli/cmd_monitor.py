@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
@@ -45,28 +43,26 @@ def run_monitor(
     min_requests: int | None = None,
 ) -> None:
     """Print one line (or NDJSON object) per tunnel per interval; ALERT lines on stderr."""
+    from ngrok_inspect.cli.output import Output, OutputMode
     from ngrok_inspect.pipewatch import watch_reader
     from ngrok_inspect.render.monitor import alert_line, interval_lines, notice_line
-    from ngrok_inspect.render.output import color_disabled, is_terminal
     from ngrok_inspect.watch import DEFAULT_MIN_REQUESTS, Monitor, run_alert_hook
 
+    out = Output.open(ndjson=as_json)
     st = state()
-    out, err = sys.stdout, sys.stderr
-    colour = is_terminal(err) and not color_disabled(st.no_color)
     limits = [f"{max_rate:g} requests/min"] if max_rate is not None else []
     least = DEFAULT_MIN_REQUESTS if min_requests is None else min_requests
     if max_error_rate is not None:
         limits.append(f"{max_error_rate * 100:g}% errors (from {least} requests on)")
     # said at once: what is watched, and when the first figures come
-    err.write(
+    out.notice(
         f"Monitoring {'all tunnels' if flt.is_empty else flt.describe()}"
         f" at {st.settings.api_url}, every {interval:g}s"
         + (f"; alerts above {', '.join(limits)}" if limits else "")
-        + f"; first figures in {interval:g}s; Ctrl-C stops\n"
+        + f"; first figures in {interval:g}s; Ctrl-C stops"
     )
-    err.flush()
     # ``monitor | head``: the reader leaving ends the monitor at once (exit 0)
-    with st.client() as client, watch_reader(out) as reader_gone:
+    with st.client() as client, watch_reader() as reader_gone:
         monitor = Monitor(
             client,
             flt,
@@ -80,22 +76,17 @@ def run_monitor(
             if reader_gone.is_set():
                 return
             for notice in report.notices:
-                err.write(notice_line(notice) + "\n")
-            if as_json:
-                out.writelines(json.dumps(d, ensure_ascii=False) + "\n" for d in report.to_dicts())
-            else:
-                out.writelines(line + "\n" for line in interval_lines(report))
-            out.flush()
+                out.notice(notice_line(notice))
+            if out.mode is OutputMode.NDJSON:
+                out.objects(report.to_dicts())
+            else:  # the same lines on a terminal and in a pipe
+                out.text("".join(line + "\n" for line in interval_lines(report)))
             for alert in report.alerts:
-                line = alert_line(alert)
-                if colour:  # ALERT stands out on a terminal: bold red
-                    line = "\x1b[1;31mALERT\x1b[0m" + line.removeprefix("ALERT")
-                err.write(line + "\n")
+                out.alert(alert_line(alert))
                 if exec_command:
                     problem = run_alert_hook(exec_command, alert)
                     if problem:
-                        err.write(f"Warning: {problem}\n")
-            err.flush()
+                        out.warn("{}", problem)
             if report.alerts and exit_on_alert:
                 first = report.alerts[0]
                 raise ConditionNotMetError(

@@ -29,15 +29,13 @@ rich is imported only when a terminal view is printed, so ``--json`` paths never
 from __future__ import annotations
 
 import enum
-import json
-import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ngrok_inspect import escape
 from ngrok_inspect.errors import UsageError
-from ngrok_inspect.render.output import color_disabled, is_terminal
+from ngrok_inspect.render.output import color_disabled, dumps, is_terminal
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -46,7 +44,7 @@ if TYPE_CHECKING:
     from ngrok_inspect.redaction import RedactionPolicy
     from ngrok_inspect.render.requests import FollowTable
 
-__all__ = ["Output", "OutputMode", "decide_mode", "json_text"]
+__all__ = ["Output", "OutputMode", "decide_mode"]
 
 
 class OutputMode(enum.Enum):
@@ -75,20 +73,6 @@ def decide_mode(
     return (
         OutputMode.TABLE if (is_terminal() if terminal is None else terminal) else OutputMode.PLAIN
     )
-
-
-# JSON never needs these raw: inside a JSON text they can only be in strings, where
-# ``\uXXXX`` is the same value (C0 controls json.dumps escapes itself)
-# (lone surrogates, from bytes that were not UTF-8: ``\udc9b`` is valid JSON, a raw one
-# cannot even be encoded)
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
-
-
-def json_text(value: Any, *, indent: int | None = None) -> str:
-    """``value`` as ngrok-inspect writes JSON: UTF-8, newline-terminated, with the
-    characters a terminal would obey (C1, DEL, bidi) as ``\\uXXXX`` escapes."""
-    text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def _message(text: str, values: tuple[object, ...]) -> str:
@@ -247,11 +231,11 @@ class Output:
     def document(self, value: Any) -> None:
         """One JSON document: indented on a terminal, one line when piped (or NDJSON)."""
         indent = 2 if self.terminal and self.mode is not OutputMode.NDJSON else None
-        self._write(json_text(value, indent=indent))
+        self._write(dumps(value, indent=indent))
 
     def objects(self, values: Iterable[Any]) -> None:
         """JSON values, one a line, flushed (NDJSON)."""
-        self._write("".join(json_text(v) for v in values))
+        self._write("".join(dumps(v, indent=None) for v in values))
 
     def text(self, text: str) -> None:
         """Plain data text (a view for pipes): control characters but tab and newline

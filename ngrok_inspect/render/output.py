@@ -1,5 +1,6 @@
-"""Where output goes and how it looks: terminal or pipe, colour or not, JSON.
+"""How output looks: terminal or pipe, colour or not, the rich console, JSON text.
 
+Nothing here writes: the command line writes through its one seam, ``cli/output.py``.
 Only :func:`make_console` imports rich (lazily), so ``--json`` paths never load it.
 """
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -48,55 +50,15 @@ def make_console(*, no_color: bool, stderr: bool = False) -> Console:
     )
 
 
+# JSON never needs these raw: inside a JSON text they can only be in strings, where
+# ``\uXXXX`` is the same value (C0 controls json.dumps escapes itself); lone surrogates,
+# from bytes that were not UTF-8: ``\udc9b`` is valid JSON, a raw one cannot be encoded
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
 def dumps(value: Any, *, indent: int | None = 2) -> str:
-    """JSON text as ngrok-inspect prints it: UTF-8 (not escaped), newline-terminated."""
-    return json.dumps(value, indent=indent, ensure_ascii=False) + "\n"
-
-
-def write_json(value: Any) -> None:
-    """Write a JSON document to stdout: indented on a terminal, one line when piped."""
-    write(dumps(value, indent=2 if is_terminal() else None))
-
-
-def write(text: str) -> None:
-    """Write data to stdout."""
-    sys.stdout.write(text)
-
-
-def write_bytes(data: bytes) -> None:
-    """Write bytes to stdout exactly (no newline translation, no encoding)."""
-    sys.stdout.flush()
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is not None:
-        buffer.write(data)
-        buffer.flush()
-    else:  # pragma: no cover - a text-only stream
-        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
-
-
-class BinaryToTerminalError(Exception):
-    """Bytes that a terminal would obey (control bytes) or garble (not UTF-8)."""
-
-
-def write_exact(data: bytes, *, what: str) -> None:
-    """``--body``/``--raw``: the bytes exactly, except to a terminal when they hold binary
-    or control bytes (a terminal would run them as commands), as curl refuses."""
-    from ngrok_inspect import escape
-
-    if _stdout_is_tty() and not escape.is_terminal_safe(data):
-        raise BinaryToTerminalError(
-            f"not writing {what} to the terminal: it holds binary or control bytes"
-        )
-    write_bytes(data)
-
-
-def _stdout_is_tty() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def notice(text: str) -> None:
-    """A message for the human (stderr)."""
-    sys.stderr.write(text + "\n")
+    """JSON text as ngrok-inspect writes it: UTF-8 (not escaped), newline-terminated, with
+    the characters a terminal would obey (C1, DEL, bidi and zero-width controls) as
+    ``\\uXXXX`` escapes: the same JSON value."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
