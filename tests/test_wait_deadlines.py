@@ -16,5 +16,5 @@ def test_api_timeout_is_not_the_wait_deadline(local_agent: Any) -> None:
         assert r.stdout == ""
         first = r.stderr.splitlines()[0]
         assert first.startswith("Waiting up to 0.2s for 1 new request matching path /never")
-        assert "wait --timeout is the whole wait; --api-timeout limits each agent call" in first
+        assert "; wait --timeout is the whole wait, --api-timeout limits each agent call" in first
         assert "timed out after 0.2s" in r.stderr

@@ -128,7 +128,7 @@ def test_wait_cli_timeout_says_what_arrived(
         "--api-url", local_agent.api_url,
         "wait", "--method", "POST", "--path", "/webhook",
         "--where", 'req.json.ref == "refs/heads/main"',
-        "--exec", cmd, "--timeout", "1s",
+        "--exec", cmd, "--timeout", "4s",
     )  # fmt: skip
     assert code == 6
     assert out == ""
@@ -141,5 +141,5 @@ def test_wait_cli_timeout_says_what_arrived(
         'POST /webhook 201: req.json.ref was "refs/heads/dev" '
         '(wanted req.json.ref == "refs/heads/main")'
     )
-    assert lines[start + 2].startswith("Error: timed out after 1s waiting for 1 request")
+    assert lines[start + 2].startswith("Error: timed out after 4s waiting for 1 request")
     assert "0 matched, 1 other arrived" in lines[start + 2]

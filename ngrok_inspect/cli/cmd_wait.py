@@ -36,14 +36,14 @@ def run_wait(
     out = Output.open(ndjson=as_json)
     noun = "request" if count == 1 else "requests"
     scope = "" if include_existing else " new"
-    after = " (after running --exec)" if exec_command else ""
+    after = ", after running --exec" if exec_command else ""
     client = st.client()
     out.notice(
         f"Waiting up to {timeout:g}s for {count}{scope} {noun}"
         + ("" if flt.is_empty else f" matching {flt.describe()}")
         + f" at {client.describe()}"
         + after
-        + " (wait --timeout is the whole wait; --api-timeout limits each agent call)"
+        + "; wait --timeout is the whole wait, --api-timeout limits each agent call"
     )
     try:
         # ``wait | head``: the reader leaving ends the wait at once, exit 0 like a closed pipe
