@@ -396,3 +396,68 @@ def test_resign_twilio_with_url_is_accepted_by_twilio(local_agent: Any, recorder
     params = dict(parse_qsl(body.decode()))
     assert params["Body"] == "changed"
     assert RequestValidator("auth-token").validate(url, params, sig.decode())
+
+
+def test_edit_parse_error_offers_to_reopen_on_a_terminal(
+    local_agent: Any, recorder: Recorder, tmp_path: Any
+) -> None:
+    """On a terminal a buffer that does not parse says where and asks to re-open; 'y'
+    opens the editor again, and the second, valid buffer is what gets sent."""
+    import os
+    import subprocess
+
+    pty = pytest.importorskip("pty")
+    rid = capture(local_agent, "/again", BODY, {"Content-Type": "application/json"})
+    script = tmp_path / "ed.py"
+    script.write_text(
+        "import pathlib, sys\n"
+        f"n = pathlib.Path({str(tmp_path / 'count')!r})\n"
+        "k = int(n.read_text()) if n.exists() else 0\n"
+        "n.write_text(str(k + 1))\n"
+        "p = pathlib.Path(sys.argv[1])\n"
+        f"keep = pathlib.Path({str(tmp_path / 'first')!r})\n"
+        "if k == 0:\n"
+        "    keep.write_text(p.read_text())\n"  # re-opening shows the broken text: fix it whole
+        "t = keep.read_text().replace('POST /again', 'PUT /fixed')\n"
+        "p.write_text('garbage\\n' if k == 0 else t)\n"
+    )
+    leader, follower = pty.openpty()
+    env = {**os.environ, "VISUAL": f"{sys.executable} {script}", "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ngrok_inspect", "replay", rid, "--edit", "--to", recorder.url,
+         "--api-url", local_agent.api_url],
+        stdin=follower, stdout=follower, stderr=follower, env=env,
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    try:
+        while b"[Y/n]" not in seen:  # the prompt: the command waits for our answer
+            chunk = os.read(leader, 4096)
+            assert chunk, seen
+            seen += chunk
+        assert b"line 1" in seen
+        os.write(leader, b"y\n")
+        rest: list[bytes] = []
+
+        def drain() -> None:  # keep reading: a full terminal buffer would block the child
+            try:
+                while chunk := os.read(leader, 4096):
+                    rest.append(chunk)
+            except OSError:  # EIO once the child's side is closed
+                pass
+
+        reader = threading.Thread(target=drain, daemon=True)
+        reader.start()
+        try:
+            code = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            raise AssertionError((seen + b"".join(rest)).decode(errors="replace")) from None
+        reader.join(timeout=10)
+        assert code == 0, seen + b"".join(rest)
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(leader)
+    assert (tmp_path / "count").read_text() == "2"
+    lines, _ = recorder.last()
+    assert lines[0] == b"PUT /fixed HTTP/1.1"
