@@ -11,7 +11,6 @@ import base64
 import socket
 import sys
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -44,6 +43,7 @@ class Sink:
         self.sock.listen(64)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.received = 0
+        self.ended = 0  # connections the agent closed or finished
         self.changed = threading.Condition()
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -56,35 +56,47 @@ class Sink:
             threading.Thread(target=self._one, args=(conn,), daemon=True).start()
 
     def _one(self, conn: socket.socket) -> None:
-        with conn:
+        try:
+            self._exchange(conn)
+        finally:
+            conn.close()
+            with self.changed:
+                self.ended += 1
+                self.changed.notify_all()
+
+    def _exchange(self, conn: socket.socket) -> None:
+        buf = b""
+        while True:
+            while b"\r\n\r\n" not in buf:
+                data = conn.recv(65536)
+                if not data:
+                    return
+                buf += data
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            self._count(len(buf))
+            left = length - len(buf)
             buf = b""
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    data = conn.recv(65536)
-                    if not data:
-                        return
-                    buf += data
-                head, buf = buf.split(b"\r\n\r\n", 1)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                self._count(len(buf))
-                left = length - len(buf)
-                buf = b""
-                while left > 0:
-                    data = conn.recv(min(left, 65536))
-                    if not data:
-                        return
-                    left -= len(data)
-                    self._count(len(data))
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            while left > 0:
+                data = conn.recv(min(left, 65536))
+                if not data:
+                    return
+                left -= len(data)
+                self._count(len(data))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     def _count(self, n: int) -> None:
         with self.changed:
             self.received += n
             self.changed.notify_all()
+
+    def wait_ended(self, count: int, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.ended >= count, timeout)
 
     def wait_for(self, total: int, timeout: float) -> bool:
         with self.changed:
@@ -136,17 +148,16 @@ def test_half_sent_uploads_cannot_take_rss_past_store_plus_budget() -> None:
         assert len(uploads) == N
         assert sum(captured_body_bytes(e) for e in uploads) <= BUDGET
         # the clients give up: their captures are finished and the budget is free again
+        ended = sink.ended
         for s in socks:
             s.close()
         socks.clear()
+        # the agent records each capture's error before it closes that upstream connection
+        # (the close runs on a later turn of its loop), so the sink seeing N closes is the signal
+        assert sink.wait_ended(ended + N, timeout=60), sink.ended - ended
+        listed = requests.get(agent.api_url + "/api/requests/http", timeout=20).json()
         # (finished, they count against the store, which evicts the oldest of them)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            listed = requests.get(agent.api_url + "/api/requests/http", timeout=20).json()
-            uploads = [e for e in listed["requests"] if e["request"]["uri"].startswith("/up/")]
-            if all(e.get("error") for e in uploads):
-                break
-            time.sleep(0.05)  # polling the agent for a condition, not a race
+        uploads = [e for e in listed["requests"] if e["request"]["uri"].startswith("/up/")]
         assert all("closed the connection" in e.get("error", "") for e in uploads)
         whole = b"w" * (2 * MiB)
         r = requests.post(agent.public_url + "/after", data=whole, timeout=30)
