@@ -462,18 +462,32 @@ def _har_entry(e: Any) -> dict[str, Any] | None:
     rproto = _proto(resp.get("httpVersion"))
     reason = str(resp.get("statusText") or "").replace("\r", " ").replace("\n", " ").strip()
     status_text = f"{status} {reason}".strip()
+    record["response"] = _response(method, status, status_text, rproto, rheaders, body, known)
+    return record
+
+
+def _response(
+    method: str,
+    status: int,
+    status_text: str,
+    proto: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    known: bool,
+) -> dict[str, Any]:
+    """The record's ``response`` with a raw message framed from its parts (HAR and records
+    alike): no body length kept for HEAD, 1xx, 204 and 304."""
     keep = method.upper() == "HEAD" or status in _NO_BODY_STATUS or status < 200
-    response_raw, rheaders = _frame(
-        f"{rproto} {status_text}", rheaders, body, body_known=known, keep_length=keep
+    raw, headers = _frame(
+        f"{proto} {status_text}", headers, body, body_known=known, keep_length=keep
     )
-    record["response"] = {
+    return {
         "status": status_text,
         "status_code": status,
-        "proto": rproto,
-        "headers": _headers_map(rheaders),
-        "raw": base64.b64encode(response_raw).decode("ascii"),
+        "proto": proto,
+        "headers": _headers_map(headers),
+        "raw": base64.b64encode(raw).decode("ascii"),
     }
-    return record
 
 
 # --- this tool's own exports ---------------------------------------------------------------
@@ -554,17 +568,7 @@ def _json_record(e: Any) -> dict[str, Any] | None:
     rbody, rheaders = _encode_body(rbody, rheaders, None)
     rproto = _proto(resp.get("proto"))
     status_text = str(resp.get("status") or status).replace("\r", " ").replace("\n", " ")
-    keep = method.upper() == "HEAD" or status in _NO_BODY_STATUS or status < 200
-    response_raw, rheaders = _frame(
-        f"{rproto} {status_text}", rheaders, rbody, body_known=rknown, keep_length=keep
-    )
-    record["response"] = {
-        "status": status_text,
-        "status_code": status,
-        "proto": rproto,
-        "headers": _headers_map(rheaders),
-        "raw": base64.b64encode(response_raw).decode("ascii"),
-    }
+    record["response"] = _response(method, status, status_text, rproto, rheaders, rbody, rknown)
     return record
 
 
