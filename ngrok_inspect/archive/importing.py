@@ -451,7 +451,10 @@ def _har_entry(e: Any) -> dict[str, Any] | None:
     mime = str(content.get("mimeType") or _get(rheaders, "Content-Type") or "")
     body = b"" if text is None else _har_text(text, content.get("encoding"), mime, "content")
     size = content.get("size")
-    known = text is not None or size == 0
+    # no text and size 0 is an empty body, unless the headers declare one: then the body
+    # was left out of the file (our own export writes a truncated body that way)
+    declared = (_get(rheaders, "Content-Length") or "0").strip()
+    known = text is not None or (size == 0 and declared in ("", "0"))
     wire: int | None = None
     comp = content.get("compression")
     if isinstance(size, int) and isinstance(comp, int) and size - comp > 0:
