@@ -98,6 +98,28 @@ class ArchiveWriter:
             raise archive_error(e, self.path) from None
         return inserted
 
+    def add_rows(self, batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        """Store every batch of rows (:func:`row_for`) in one transaction, each inserted
+        before the next is drawn, so memory holds one batch; the number inserted. An
+        exception from ``batches`` or the database stores nothing."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            before = self.conn.total_changes
+            for rows in batches:
+                self.conn.executemany(_INSERT, rows)
+                del rows  # freed before the next batch is built
+            inserted = self.conn.total_changes - before
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise archive_error(e, self.path) from None
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        return inserted
+
     def add_new(
         self, reqs: Iterable[CapturedRequest], source: str, limit: int | None = None
     ) -> list[CapturedRequest]:
