@@ -15,8 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ngrok_inspect.archive import ArchiveSource, ArchiveWriter
 from ngrok_inspect.archive.importing import BATCH_ENTRIES, import_file
 from ngrok_inspect.archive.reading import ImportFileError, Unreadable, read_document
+from ngrok_inspect.models import CapturedRequest
 from tests.cli_invoke import invoke
 
 HAR = Path(__file__).parent / "fixtures" / "har"
@@ -211,3 +213,51 @@ def test_one_entry_larger_than_the_window(tmp_path: Path) -> None:
     fmt, entries = read_document(io.BytesIO(data), "f.har")
     got = list(entries)
     assert fmt == "har" and [len(e["response"]["content"]["text"]) for e in got] == [3 << 20] * 3
+
+
+class _Pausing(io.BytesIO):
+    """A file that, once most of it has been read, lets ``during`` run: what happens while
+    the import is still reading (another writer on the same archive)."""
+
+    def __init__(self, data: bytes, during: Any) -> None:
+        super().__init__(data)
+        self.at, self.during, self.done = len(data) * 3 // 4, during, False
+
+    def read(self, size: int | None = -1) -> bytes:
+        if not self.done and self.tell() >= self.at:
+            self.done = True
+            self.during()
+        return super().read(size)
+
+
+def test_the_archive_is_not_locked_while_the_file_is_read(tmp_path: Path) -> None:
+    """Rows go to a scratch file first: another writer (``record``) stores into the archive
+    while a large import is still reading, and the import adds its captures after."""
+    db = tmp_path / "a.sqlite"
+    import_file(HAR / "insomnia.har", db)
+    other = ArchiveSource(db).list_requests()[0]
+    moved = CapturedRequest({**other.data, "id": "airt_" + "x" * 27})
+    stored: list[int] = []
+
+    def another_writer() -> None:
+        # with the import holding the write lock this would wait 5 s and fail "locked"
+        with ArchiveWriter(db) as writer:
+            stored.append(writer.add([moved], "record"))
+        scratch = list(tmp_path.glob(".a.sqlite.*.import"))
+        stored.append(len(scratch))
+
+    data = _big_har(BATCH_ENTRIES * 3, 2000)
+    result = import_file("big.har", db, data=_Pausing(data, another_writer))
+    assert stored == [1, 1]  # stored at once, while the scratch file was being filled
+    assert result.stored == BATCH_ENTRIES * 3
+    assert _count(db) == BATCH_ENTRIES * 3 + 2
+    assert list(tmp_path.glob(".a.sqlite.*")) == []  # the scratch file is gone
+
+
+def test_no_scratch_file_is_left_by_a_failed_import(tmp_path: Path) -> None:
+    db = tmp_path / "a.sqlite"
+    data = _big_har(BATCH_ENTRIES * 2 + 5, 100)
+    with pytest.raises(ImportFileError):
+        import_file("cut.har", db, data=data[: len(data) - 40])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    assert _count(db) == 0

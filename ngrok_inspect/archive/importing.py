@@ -9,10 +9,11 @@ decoded. Imported entries get ids of their own: KSUIDs whose time is the entry's
 whose payload holds the entry's place in the file and a hash of it, so a second import
 of the same file stores nothing new.
 
-The file is read entry by entry (:mod:`.reading`) and stored in batches, so memory holds
-one batch and the largest entry, never the whole file. Entries that cannot be imported are
-skipped with a reason (:class:`Skipped`); with ``strict`` any such entry refuses the whole
-file. All batches go into one transaction: the archive never holds half a file.
+The file is read entry by entry (:mod:`.reading`) and its rows are staged in batches
+(:meth:`ArchiveWriter.add_rows`), so memory holds one batch and the largest entry, never
+the whole file. Entries that cannot be imported are skipped with a reason (:class:`Skipped`);
+with ``strict`` any such entry refuses the whole file. The staged rows enter the archive in
+one short transaction at the end: the archive never holds half a file.
 """
 
 from __future__ import annotations
@@ -571,7 +572,7 @@ def _batches(
     (a capture becomes its row at once: the row is its raw bytes, the model more). Once
     ``strict`` has met a broken entry nothing more is yielded, and at the end it raises
     :class:`ImportRefusedError`; so does an import whose every entry is broken
-    (:class:`ImportFileError`): raised inside the transaction, they store nothing."""
+    (:class:`ImportFileError`): raised while the rows are staged, they store nothing."""
     converter = _CONVERTERS[fmt]
     newest_first = fmt != "har"  # exports list newest first, HAR oldest first
     batch: list[tuple[Any, ...]] = []
@@ -631,7 +632,7 @@ def import_file(
     data: bytes | BinaryIO | None = None,
 ) -> ImportResult:
     """Import the HAR file or export at ``path`` (or read from ``data``, bytes or a binary
-    stream such as stdin) into the archive ``db`` in one transaction, entry by entry.
+    stream such as stdin) into the archive ``db``, entry by entry, all or nothing.
 
     Raises :class:`ImportFileError` (exit 2) for a file that is none of the formats or
     whose every entry is broken, :class:`ImportRefusedError` (exit 6) with ``strict`` when
