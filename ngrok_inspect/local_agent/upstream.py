@@ -19,7 +19,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
-from multidict import CIMultiDict
 
 MAX_IDLE = 256
 # Linux: an upstream that writes head and body in two sends (Nagle on its side) waits for
@@ -93,17 +92,21 @@ class UpstreamPool:
         return proto
 
     async def request(
-        self, method: str, uri: str, headers: CIMultiDict[str], body: bytes | None
+        self, method: str, uri: str, fields: list[tuple[bytes, bytes]], body: bytes | None
     ) -> PooledResponse:
-        """Send one request; a reused connection that turns out dead is retried once, but
-        only for an idempotent method: a POST the upstream may have read is never sent
-        twice (it becomes a 502 instead)."""
-        if "Host" not in headers:
-            headers["Host"] = f"{self.host}:{self.port}"  # HTTP/1.0 clients may omit it
-        lines = [f"{method} {uri} HTTP/1.1\r\n"]
-        lines.extend(f"{k}: {v}\r\n" for k, v in headers.items())
-        lines.append("\r\n")
-        data = "".join(lines).encode("latin-1") + (body or b"")
+        """Send one request (``fields`` as :func:`~wire.forward_fields` gives them); a
+        reused connection that turns out dead is retried once, but only for an idempotent
+        method: a POST the upstream may have read is never sent twice (it becomes a 502
+        instead)."""
+        lines = [f"{method} {uri} HTTP/1.1\r\n".encode("latin-1")]
+        lines.extend(k + b": " + v + b"\r\n" for k, v in fields)
+        if not any(k.lower() == b"host" for k, _ in fields):
+            # HTTP/1.0 clients may omit it
+            lines.append(f"Host: {self.host}:{self.port}\r\n".encode("latin-1"))
+        lines.append(b"\r\n")
+        if body:
+            lines.append(body)
+        data = b"".join(lines)
         while self._idle:
             proto = self._idle.pop()
             if not proto.is_connected() or proto.should_close:
