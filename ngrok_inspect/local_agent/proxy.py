@@ -272,9 +272,13 @@ class Proxy:
         if small:
             # small bodies: one write of head and body to the client
             parts = []
+            content = upstream.content
             try:
-                async for piece, _ in chunks(upstream.content):
-                    parts.append(piece)
+                if content.is_eof() and content.exception() is None:
+                    parts.append(content.read_nowait(-1))  # all came with the head
+                else:
+                    async for piece, _ in chunks(content):
+                        parts.append(piece)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 # the upstream broke off before the client got a byte: the client and the
                 # record both get a 502 that says why

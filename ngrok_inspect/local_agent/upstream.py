@@ -14,7 +14,9 @@ The answer is wrapped in :class:`PooledResponse`, which has the attributes of
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -27,6 +29,36 @@ MAX_IDLE = 256
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 # RFC 9110 section 9.2.2: only these may be sent again after a connection failed
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+def _fd_setsockopt() -> Callable[[int], object] | None:
+    """``setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, 1)`` on a bare descriptor, one system
+    call; uvloop's transport socket builds a new ``socket`` object (three more system
+    calls) for each ``setsockopt``. None where libc cannot be loaded."""
+    if QUICKACK is None:
+        return None
+    try:
+        setsockopt = ctypes.CDLL(None, use_errno=True).setsockopt
+    except (OSError, AttributeError):
+        return None
+    setsockopt.argtypes = (
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_uint,
+    )
+    setsockopt.restype = ctypes.c_int
+    one = ctypes.c_int(1)
+    level, name, ref, size = socket.IPPROTO_TCP, QUICKACK, ctypes.byref(one), ctypes.sizeof(one)
+
+    def quickack(fd: int) -> object:
+        return setsockopt(fd, level, name, ref, size)
+
+    return quickack
+
+
+_QUICKACK_FD = _fd_setsockopt()
 
 
 class PooledResponse:
@@ -67,7 +99,7 @@ class UpstreamPool:
         self.port = port
         self.timeout = timeout
         self._idle: list[ResponseHandler] = []
-        # each connection's socket, looked up once (uvloop builds a new object per lookup)
+        # each connection's socket (or, with _QUICKACK_FD, its descriptor), looked up once
         self._sockets: dict[ResponseHandler, Any] = {}
 
     def put(self, proto: ResponseHandler) -> None:
@@ -88,7 +120,9 @@ class UpstreamPool:
             loop.create_connection(lambda: ResponseHandler(loop), self.host, self.port),
             self.timeout,
         )
-        self._sockets[proto] = transport.get_extra_info("socket")
+        if QUICKACK is not None:
+            sock = transport.get_extra_info("socket")
+            self._sockets[proto] = sock.fileno() if _QUICKACK_FD is not None else sock
         return proto
 
     async def request(
@@ -131,9 +165,11 @@ class UpstreamPool:
         )
         assert proto.transport is not None
         proto.transport.write(data)
-        if QUICKACK is not None:
-            sock = self._sockets.get(proto)
-            if sock is not None:
+        sock = self._sockets.get(proto)
+        if sock is not None and not proto.transport.is_closing():  # so the fd is open
+            if _QUICKACK_FD is not None:
+                _QUICKACK_FD(sock)
+            else:
                 sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         proto.start_timeout()
         try:
