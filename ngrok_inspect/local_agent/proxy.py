@@ -90,8 +90,7 @@ class Proxy:
         """Capture one request, forward it, stream and capture the answer."""
         t0 = time.monotonic_ns()
         raw_headers = request.raw_headers
-        version = request.version
-        proto = f"HTTP/{version.major}.{version.minor}"
+        proto = proto_of(request.version)
         method = request.method
         uri = request.raw_path
         remote = request.remote or ""  # the peer aiohttp looked up once per connection

@@ -115,9 +115,17 @@ def decoded(fields: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
     return CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields)
 
 
+_PROTOS: dict[Any, str] = {}
+
+
 def proto_of(version: Any) -> str:
     """``HTTP/1.1`` from aiohttp's ``HttpVersion`` (HTTP/1.1 when unknown)."""
-    return f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+    proto = _PROTOS.get(version)
+    if proto is None:
+        proto = f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+        if len(_PROTOS) < 16:  # the versions the parser accepts: a handful
+            _PROTOS[version] = proto
+    return proto
 
 
 def request_head(method: str, uri: str, proto: str, raw_headers: Any) -> bytes:
