@@ -31,7 +31,7 @@ QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
-def _fd_setsockopt() -> Callable[[int], object] | None:
+def fd_quickack_setter() -> Callable[[int], object] | None:
     """``setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, 1)`` on a bare descriptor, one system
     call; uvloop's transport socket builds a new ``socket`` object (three more system
     calls) for each ``setsockopt``. None where libc cannot be loaded."""
@@ -58,7 +58,7 @@ def _fd_setsockopt() -> Callable[[int], object] | None:
     return quickack
 
 
-_QUICKACK_FD = _fd_setsockopt()
+QUICKACK_FD = fd_quickack_setter()
 
 
 class PooledResponse:
@@ -99,7 +99,7 @@ class UpstreamPool:
         self.port = port
         self.timeout = timeout
         self._idle: list[ResponseHandler] = []
-        # each connection's socket (or, with _QUICKACK_FD, its descriptor), looked up once
+        # each connection's socket (or, with QUICKACK_FD, its descriptor), looked up once
         self._sockets: dict[ResponseHandler, Any] = {}
 
     def put(self, proto: ResponseHandler) -> None:
@@ -122,7 +122,7 @@ class UpstreamPool:
         )
         if QUICKACK is not None:
             sock = transport.get_extra_info("socket")
-            self._sockets[proto] = sock.fileno() if _QUICKACK_FD is not None else sock
+            self._sockets[proto] = sock.fileno() if QUICKACK_FD is not None else sock
         return proto
 
     async def request(
@@ -167,8 +167,8 @@ class UpstreamPool:
         proto.transport.write(data)
         sock = self._sockets.get(proto)
         if sock is not None and not proto.transport.is_closing():  # so the fd is open
-            if _QUICKACK_FD is not None:
-                _QUICKACK_FD(sock)
+            if QUICKACK_FD is not None:
+                QUICKACK_FD(sock)
             else:
                 sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         proto.start_timeout()
