@@ -29,6 +29,22 @@ def _all(db: Path) -> dict[str, CapturedRequest]:
         return {r.request.uri: r for r in src.list_requests()}
 
 
+def _strip_ids(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def content(resp: dict[str, Any]) -> dict[str, Any]:
+        # the export's note on a body left out is about the first export's capture
+        c = {k: v for k, v in resp.get("content", {}).items() if k != "comment"}
+        return {**resp, "content": c}
+
+    return [
+        {
+            k: (content(v) if k == "response" else v)
+            for k, v in e.items()
+            if k not in ("_id", "comment")
+        }
+        for e in entries
+    ]
+
+
 def _har_urls(db: Path, *filters: str) -> list[str]:
     r = invoke(["export", "--format", "har", "--db", str(db), *filters])
     assert r.exit_code == 0, r.stderr
@@ -50,6 +66,7 @@ def _har_urls(db: Path, *filters: str) -> list[str]:
         ("charles.har", 1),
         ("head-content-length.har", 1),  # mitmproxy: Firefox, HEAD over HTTP/2
         ("mitmproxy-invalid-content-encoding.har", 1),
+        ("safari-webkit.org.har", 4),  # WebKit: Safari 13's Web Inspector
     ],
 )
 def test_real_har_files_import(tmp_path: Path, name: str, stored: int) -> None:
@@ -90,6 +107,68 @@ def test_firefox_gzip_chunked_body_is_rebuilt(tmp_path: Path) -> None:
     gif = _all(db)["/screen_login.gif"]
     assert gif.response is not None and gif.response.header("Content-Length") == "23591"
     assert gif.response.body.data == b"" and gif.response.body.truncated
+
+
+def test_safari_web_inspector_har(tmp_path: Path) -> None:
+    db = tmp_path / "a.sqlite"
+    src = json.loads((HAR / "safari-webkit.org.har").read_text())
+    assert src["log"]["creator"]["name"] == "WebKit Web Inspector"
+    _import(HAR / "safari-webkit.org.har", db)
+    got = _all(db)
+    page = got["/"]
+    # the headers as Safari listed them: Cookie first, Host in the middle
+    names = [k for k, _ in page.request.header_lines]
+    assert names[:5] == ["Cookie", "Accept", "Pragma", "Cache-Control", "Host"]
+    assert page.request.raw.startswith(b"GET / HTTP/1.1\r\nCookie: wordpress_test_cookie=")
+    # Safari keeps the gzip body decoded: gzip again on the wire, the same text read back
+    assert page.response is not None and page.response.body.encoding == "gzip"
+    text = src["log"]["entries"][0]["response"]["content"]["text"]
+    assert page.response.body.text == text
+    assert page.response.header("Content-Length") == str(len(page.response.body.wire))
+    assert page.response.body.wire.startswith(b"\x1f\x8b")
+    # a body kept whole: byte for byte, and Safari's Content-Length agrees with it
+    svg = got["/wp-content/themes/webkit/images/menu-down.svg"]
+    assert svg.response is not None and len(svg.response.body.data) == 324
+    assert svg.response.header("Content-Length") == "324"
+    assert "© 2015 Apple" in (svg.response.body.text or "")
+    fonts = got["/wss/fonts?families=SF+Pro,v1"]
+    assert fonts.tunnel_name == "www.apple.com" and round(fonts.duration_ms, 3) == 6.962
+    assert _har_urls(db, "--path", "/wss/fonts") == [
+        "https://www.apple.com/wss/fonts?families=SF+Pro,v1"
+    ]
+
+
+REAL = [
+    "humanssuck.net.har",
+    "single_entry.har",
+    "cnn-chrome-head.har",
+    "chrome-h2-postdata.har",
+    "fiddler-with-bom.har",
+    "insomnia.har",
+    "charles.har",
+    "head-content-length.har",
+    "mitmproxy-invalid-content-encoding.har",
+    "safari-webkit.org.har",
+    "quirks.har",
+]
+
+
+@pytest.mark.parametrize("name", REAL)
+def test_real_har_round_trips_through_the_archive(tmp_path: Path, name: str) -> None:
+    """What a browser wrote, imported and exported again, is a HAR that imports to the same
+    entries: export -> import -> export is a fixed point."""
+    first_db, second_db = tmp_path / "1.sqlite", tmp_path / "2.sqlite"
+    _import(HAR / name, first_db)
+    first = invoke(["export", "--format", "har", "--no-redact", "--db", str(first_db)])
+    assert first.exit_code == 0, first.stderr
+    exported = tmp_path / "first.har"
+    exported.write_bytes(first.stdout_bytes)
+    r, summary = _import(exported, second_db)
+    assert summary["skipped"] == [], r.stderr
+    second = invoke(["export", "--format", "har", "--no-redact", "--db", str(second_db)])
+    a = json.loads(first.stdout)["log"]["entries"]
+    b = json.loads(second.stdout)["log"]["entries"]
+    assert a and _strip_ids(b) == _strip_ids(a)
 
 
 def test_importing_a_file_again_adds_nothing(tmp_path: Path) -> None:
@@ -307,10 +386,6 @@ def test_import_reads_stdin(tmp_path: Path) -> None:
 
 
 # --- this tool's own exports ----------------------------------------------------------------
-
-
-def _strip_ids(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in e.items() if k not in ("_id", "comment")} for e in entries]
 
 
 @pytest.mark.parametrize("redact", [True, False], ids=["redacted", "no-redact"])

@@ -9,9 +9,11 @@ decoded. Imported entries get ids of their own: KSUIDs whose time is the entry's
 whose payload holds the entry's place in the file and a hash of it, so a second import
 of the same file stores nothing new.
 
-Entries that cannot be imported are skipped with a reason (:class:`Skipped`); with
-``strict`` any such entry refuses the whole file. Everything is written in one
-transaction: the archive never holds half a file.
+The file is read entry by entry (:mod:`.reading`) and its rows are staged in batches
+(:meth:`ArchiveWriter.add_rows`), so memory holds one batch and the largest entry, never
+the whole file. Entries that cannot be imported are skipped with a reason (:class:`Skipped`);
+with ``strict`` any such entry refuses the whole file. The staged rows enter the archive in
+one short transaction at the end: the archive never holds half a file.
 """
 
 from __future__ import annotations
@@ -19,41 +21,42 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import json
 import math
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote, urlencode, urlsplit
 
-from ngrok_inspect.archive.store import ArchiveWriter
+from ngrok_inspect.archive.reading import ImportFileError, Unreadable, read_document
+from ngrok_inspect.archive.store import ArchiveWriter, row_for
 from ngrok_inspect.bodies import compress, decompress
-from ngrok_inspect.errors import ConditionNotMetError, ExitCode, NgrokInspectError
+from ngrok_inspect.errors import ConditionNotMetError
 from ngrok_inspect.models import CapturedRequest, parse_rfc3339
 
 __all__ = [
+    "BATCH_BYTES",
+    "BATCH_ENTRIES",
     "FORMATS",
     "ImportFileError",
     "ImportRefusedError",
     "ImportResult",
     "Skipped",
     "import_file",
-    "parse_document",
 ]
 
 FORMATS = ("har", "json", "ndjson", "raw")
 #: How many reasons an error message or summary shows (all are in ImportResult.skipped).
 FIRST_REASONS = 3
-
-
-class ImportFileError(NgrokInspectError):
-    """The file is not something ``import`` reads: not JSON, not a HAR or an export (exit 2)."""
-
-    exit_code = ExitCode.USAGE
+#: A batch is stored when it holds this many captures or this many raw bytes.
+BATCH_ENTRIES = 200
+BATCH_BYTES = 1 << 20
 
 
 class ImportRefusedError(ConditionNotMetError):
@@ -82,6 +85,7 @@ class ImportResult:
     duplicates: int = 0  # already in the archive (the same file imported before)
     no_response: int = 0  # aborted or pending entries (HAR status 0): not captures
     skipped: list[Skipped] = field(default_factory=list)
+    converted: int = 0  # entries that became captures (stored or duplicates)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,82 +101,6 @@ class ImportResult:
 
 class _Broken(ValueError):
     """One entry cannot be imported (the message is the reason)."""
-
-
-# --- reading the file -------------------------------------------------------------------
-
-
-def _text(data: bytes, name: str) -> str:
-    # UTF-16 with a BOM (some Windows tools); utf-8-sig drops a UTF-8 BOM (Fiddler)
-    codec = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as e:
-        raise ImportFileError(
-            f"{name} is not UTF-8 text (byte {e.start})",
-            hint="Give a HAR file or an 'ngrok-inspect export' json/ndjson/raw file",
-        ) from None
-
-
-def parse_document(data: bytes, name: str = "the file") -> tuple[str, list[Any]]:
-    """The format (``har``, ``json``, ``ndjson``, ``raw``) and the entries of a file;
-    :class:`ImportFileError` when it is none of them. An ndjson line that is not JSON
-    stays in the list as a :class:`_Broken` marker so it is skipped with its line number."""
-    text = _text(data, name)
-    if not text.strip():
-        raise ImportFileError(f"{name} is empty", hint="Give a HAR file or an export")
-    try:
-        doc = json.loads(text)
-    except RecursionError:
-        raise ImportFileError(
-            f"{name} is nested too deeply to be a HAR file or an export",
-            hint="Give a HAR file or an 'ngrok-inspect export' json/ndjson/raw file",
-        ) from None
-    except json.JSONDecodeError as e:
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        if e.msg != "Extra data" or len(lines) < 2:
-            raise ImportFileError(
-                f"{name} is not JSON (line {e.lineno}, column {e.colno}: {e.msg})",
-                hint="Give a HAR file or an 'ngrok-inspect export' json/ndjson/raw file",
-            ) from None
-        entries: list[Any] = []
-        for n, line in enumerate(lines, 1):
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError as le:
-                entries.append(_Broken(f"line {n} is not JSON ({le.msg})"))
-            except RecursionError:
-                entries.append(_Broken(f"line {n} is nested too deeply"))
-        return "ndjson", entries
-    if isinstance(doc, dict) and "log" in doc:
-        log = doc["log"]
-        if not isinstance(log, dict) or not isinstance(log.get("entries"), list):
-            raise ImportFileError(
-                f"{name} is a HAR without a log.entries list",
-                hint="Export the HAR again from the browser or tool",
-            )
-        return "har", list(log["entries"])
-    if isinstance(doc, dict) and "request" in doc:
-        # one object: a bare HAR entry, 'requests show --json' or one agent object
-        return (_kind(doc) or "har"), [doc]
-    if isinstance(doc, list):
-        kinds = {_kind(e) for e in doc if isinstance(e, dict)}
-        return ("raw" if kinds == {"raw"} else "json"), doc
-    raise ImportFileError(
-        f"{name} is neither a HAR file nor an ngrok-inspect export",
-        hint="HAR has a top-level 'log'; exports are lists of records",
-    )
-
-
-def _kind(entry: Mapping[str, Any]) -> str | None:
-    req = entry.get("request")
-    if "startedDateTime" in entry:
-        return "har"
-    if (isinstance(req, Mapping) and "raw" in req) or "tunnel_name" in entry:
-        return "raw"
-    if "duration_ms" in entry or "status_code" in entry:
-        return "json"
-    return None
 
 
 # --- synthesizing wire messages ---------------------------------------------------------
@@ -451,7 +379,10 @@ def _har_entry(e: Any) -> dict[str, Any] | None:
     mime = str(content.get("mimeType") or _get(rheaders, "Content-Type") or "")
     body = b"" if text is None else _har_text(text, content.get("encoding"), mime, "content")
     size = content.get("size")
-    known = text is not None or size == 0
+    # no text and size 0 is an empty body, unless the headers declare one: then the body
+    # was left out of the file (our own export writes a truncated body that way)
+    declared = (_get(rheaders, "Content-Length") or "0").strip()
+    known = text is not None or (size == 0 and declared in ("", "0"))
     wire: int | None = None
     comp = content.get("compression")
     if isinstance(size, int) and isinstance(comp, int) and size - comp > 0:
@@ -631,37 +562,66 @@ def _with_id(record: dict[str, Any], entry: Any, seq: int) -> CapturedRequest:
     return CapturedRequest({"uri": f"/api/requests/http/{rid}", "id": rid, **record})
 
 
-# --- the import ----------------------------------------------------------------------------
+# --- the import ------------------------------------------------------------------------------
 
 
-def convert(fmt: str, entries: list[Any]) -> tuple[list[CapturedRequest], int, list[Skipped]]:
-    """The captures of ``entries``, how many had no response, and the skipped ones."""
+def _batches(
+    fmt: str, entries: Iterable[Any], result: ImportResult, strict: bool, source: str
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The archive rows of ``entries`` in batches, counting into ``result`` as it goes
+    (a capture becomes its row at once: the row is its raw bytes, the model more). Once
+    ``strict`` has met a broken entry nothing more is yielded, and at the end it raises
+    :class:`ImportRefusedError`; so does an import whose every entry is broken
+    (:class:`ImportFileError`): raised while the rows are staged, they store nothing."""
     converter = _CONVERTERS[fmt]
-    out: list[CapturedRequest] = []
-    skipped: list[Skipped] = []
-    no_response = 0
     newest_first = fmt != "har"  # exports list newest first, HAR oldest first
+    batch: list[tuple[Any, ...]] = []
+    size = 0
     for n, entry in enumerate(entries, 1):
-        seq = len(entries) - n if newest_first else n - 1
+        result.entries = n
+        # the KSUID payload's place in time order: counting down for newest-first files
+        seq = max(2**32 - n, 0) if newest_first else n - 1
         try:
-            if isinstance(entry, _Broken):
-                raise entry
+            if isinstance(entry, Unreadable):
+                raise _Broken(entry.reason)
             record = converter(entry)
             if record is None:
-                no_response += 1
+                result.no_response += 1
                 continue
             req = _with_id(record, entry, seq)
         except _Broken as e:
-            skipped.append(Skipped(n, str(e)))
+            result.skipped.append(Skipped(n, str(e)))
             continue
         except RecursionError:
-            skipped.append(Skipped(n, "nested too deeply"))
+            result.skipped.append(Skipped(n, "nested too deeply"))
             continue
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:  # hostile
-            skipped.append(Skipped(n, f"malformed ({type(e).__name__}: {str(e)[:60]})"))
+            result.skipped.append(Skipped(n, f"malformed ({type(e).__name__}: {str(e)[:60]})"))
             continue
-        out.append(req)
-    return out, no_response, skipped
+        result.converted += 1
+        if strict and result.skipped:
+            continue  # refused in the end: converting on only to count
+        row = row_for(req, source)
+        batch.append(row)
+        size += len(row[11]) + len(row[12] or b"") + len(row[13])  # raw bytes and record
+        if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    skipped = result.skipped
+    first = "; ".join(str(s) for s in skipped[:FIRST_REASONS])
+    if skipped and strict:
+        raise ImportRefusedError(
+            f"{len(skipped)} of {result.entries} entries of {result.path} cannot be imported"
+            f" ({first})",
+            hint="Nothing was stored; drop --strict to import the others",
+        )
+    if skipped and not result.converted and not result.no_response:
+        raise ImportFileError(
+            f"no entry of {result.path} can be imported ({first})",
+            hint="Is it a HAR file or an 'ngrok-inspect export'?",
+        )
+    if batch:
+        yield batch
 
 
 def import_file(
@@ -669,40 +629,38 @@ def import_file(
     db: str | Path,
     *,
     strict: bool = False,
-    data: bytes | None = None,
+    data: bytes | BinaryIO | None = None,
 ) -> ImportResult:
-    """Import the HAR file or export at ``path`` (or ``data`` read from it, e.g. stdin)
-    into the archive ``db`` in one transaction.
+    """Import the HAR file or export at ``path`` (or read from ``data``, bytes or a binary
+    stream such as stdin) into the archive ``db``, entry by entry, all or nothing.
 
     Raises :class:`ImportFileError` (exit 2) for a file that is none of the formats or
     whose every entry is broken, :class:`ImportRefusedError` (exit 6) with ``strict`` when
     any entry is broken, :class:`~ngrok_inspect.archive.ArchiveError` for the database;
-    in every case nothing is stored.
+    in every case nothing is stored. The archive is created only when there is something
+    to store.
     """
     name = str(path)
     if data is None:
         try:
-            data = Path(path).read_bytes()
+            stream: BinaryIO = Path(path).open("rb")  # noqa: SIM115 (closed below)
         except OSError as e:
             raise ImportFileError(
                 f"cannot read {name}: {e.strerror or e}", hint="Check the path"
             ) from None
-    fmt, entries = parse_document(data, name)
-    reqs, no_response, skipped = convert(fmt, entries)
-    result = ImportResult(name, fmt, len(entries), no_response=no_response, skipped=skipped)
-    first = "; ".join(str(s) for s in skipped[:FIRST_REASONS])
-    if skipped and strict:
-        raise ImportRefusedError(
-            f"{len(skipped)} of {len(entries)} entries of {name} cannot be imported ({first})",
-            hint="Nothing was stored; drop --strict to import the others",
-        )
-    if skipped and not reqs and not no_response:
-        raise ImportFileError(
-            f"no entry of {name} can be imported ({first})",
-            hint="Is it a HAR file or an 'ngrok-inspect export'?",
-        )
-    source = f"{fmt}:{Path(name).resolve()}" if name != "-" else f"{fmt}:stdin"
-    with ArchiveWriter(db) as writer:
-        result.stored = writer.add(reqs, source)
-    result.duplicates = len(reqs) - result.stored
+    else:
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    try:
+        fmt, entries = read_document(stream, name)
+        result = ImportResult(name, fmt)
+        source = f"{fmt}:{Path(name).resolve()}" if name != "-" else f"{fmt}:stdin"
+        batches = _batches(fmt, entries, result, strict, source)
+        first = next(batches, None)  # opens no archive for a file with nothing to store
+        if first is not None:
+            with ArchiveWriter(db) as writer:
+                result.stored = writer.add_rows(chain([first], batches))
+    finally:
+        if data is None:
+            stream.close()
+    result.duplicates = result.converted - result.stored
     return result

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ngrok_inspect.archive.schema import archive_error, open_archive
+from ngrok_inspect.archive.schema import ArchiveError, archive_error, open_archive
 from ngrok_inspect.models import CapturedRequest
 
+_COLUMNS = (
+    "id, start, start_us, tunnel, method, host, path, status, duration_ns, remote_addr,"
+    " source, request_raw, response_raw, record, stored_at_us"
+)
 _INSERT = (
-    "INSERT OR IGNORE INTO captures (id, start, start_us, tunnel, method, host, path, status,"
-    " duration_ns, remote_addr, source, request_raw, response_raw, record, stored_at_us)"
+    f"INSERT OR IGNORE INTO captures ({_COLUMNS})"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
@@ -117,6 +122,57 @@ class ArchiveWriter:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise archive_error(e, self.path) from None
+        return inserted
+
+    def add_rows(self, batches: Iterable[list[tuple[Any, ...]]]) -> int:
+        """Store every batch of rows (:func:`row_for`) all or nothing, holding the archive's
+        write lock only briefly; the number inserted. The batches go to a scratch file
+        beside the archive as they come (memory holds one batch), then one short
+        transaction copies them in, so a ``record`` writing the same archive waits for the
+        copy, not for the whole import. An exception from ``batches`` or the database (or
+        Ctrl-C) stores nothing."""
+        try:
+            fd, name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".import", dir=self.path.parent
+            )
+        except OSError as e:
+            raise ArchiveError(
+                f"cannot write beside the archive {str(self.path)!r}: {e.strerror or e}",
+                hint="Import into an archive in a directory you can write",
+            ) from None
+        os.close(fd)
+        scratch = Path(name)
+        try:
+            stage = sqlite3.connect(scratch, isolation_level=None)
+            try:
+                stage.execute("PRAGMA journal_mode=OFF")  # a scratch file: nothing to recover
+                stage.execute("PRAGMA synchronous=OFF")
+                stage.execute(f"CREATE TABLE captures ({_COLUMNS}, PRIMARY KEY (id))")
+                stage.execute("BEGIN")
+                for rows in batches:
+                    stage.executemany(_INSERT, rows)
+                    del rows  # freed before the next batch is built
+                stage.execute("COMMIT")
+            finally:
+                stage.close()
+            self.conn.execute("ATTACH DATABASE ? AS stage", (str(scratch),))
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                before = self.conn.total_changes
+                self.conn.execute(
+                    f"INSERT OR IGNORE INTO main.captures ({_COLUMNS})"
+                    f" SELECT {_COLUMNS} FROM stage.captures ORDER BY rowid"
+                )
+                inserted = self.conn.total_changes - before
+                self.conn.execute("COMMIT")
+            finally:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                self.conn.execute("DETACH DATABASE stage")
+        except sqlite3.Error as e:
+            raise archive_error(e, self.path) from None
+        finally:
+            scratch.unlink(missing_ok=True)
         return inserted
 
     def add_new(

@@ -40,15 +40,15 @@ def import_command(
 ) -> None:
     """Import captures into an archive, each with an id of its own and a raw message built
     from the file's fields. Broken entries are skipped and counted (the first reasons are
-    shown); importing the same file again adds nothing. One transaction: all or nothing."""
+    shown); importing the same file again adds nothing. Read entry by entry (a large file
+    needs no more memory than its largest entry), stored in one transaction: all or nothing."""
     import sys
 
     from ngrok_inspect.archive.importing import FIRST_REASONS, import_file
     from ngrok_inspect.cli.output import Output
 
     out = Output.open(json=as_json)
-    data = sys.stdin.buffer.read() if file == "-" else None
-    result = import_file(file, db, strict=strict, data=data)
+    result = import_file(file, db, strict=strict, data=sys.stdin.buffer if file == "-" else None)
     out.view(json=result.to_dict)
     parts = [f"{result.stored} new"]
     if result.duplicates:

@@ -116,6 +116,13 @@ class AgentCore:
             connections=ConnectionCap(connection_cap(nofile), nofile, on_notice),
             budget=InflightBudget(inflight_budget),
         )
+        # the API's connections: the same header clock, never refused (loopback only)
+        self.api_limits = PublicLimits(
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
+            connections=ConnectionCap(None, nofile, None),
+            budget=self.limits.budget,
+        )
         self.capture = Capture(
             self.store,
             capture_limit=capture_limit,

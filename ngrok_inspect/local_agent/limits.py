@@ -2,8 +2,10 @@
 
 - **Header timeout**: a request head must be complete within ``header_timeout`` seconds
   of the connection opening, or of the first byte of the next request on a kept-alive
-  connection (Go's ``ReadHeaderTimeout``, HAProxy's ``timeout http-request``); otherwise
-  the agent answers ``408`` (when bytes came) and closes the connection.
+  connection (Go's ``ReadHeaderTimeout``, HAProxy's ``timeout http-request``); a head
+  whose bytes came while the request before it was being handled (pipelined) gets the
+  same time from that request's answer. Otherwise the agent answers ``408`` (when bytes
+  came) and closes the connection. The API listener has the same clock.
 - **Body idle timeout**: while the agent waits for request-body bytes, none for
   ``body_timeout`` seconds fails the request (nginx's ``client_body_timeout``). Time the
   agent itself is not reading (the upstream is slow to take the body) does not count.
@@ -24,6 +26,8 @@ from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
+
+from ngrok_inspect.local_agent.heads import HeadTracker
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
@@ -226,7 +230,8 @@ class GuardedConnection(web.RequestHandler):
     The header clock runs from the connection's start, and on a kept-alive connection
     from the first byte of the next request, until the request handler is called
     (:meth:`head_done`); :meth:`request_done` makes the connection idle again (aiohttp's
-    keep-alive timeout then governs).
+    keep-alive timeout then governs), or starts the clock at once when bytes of a next
+    head came while the request was handled (:class:`~.heads.HeadTracker` tells).
     """
 
     def __init__(self, manager: Any, *, limits: PublicLimits, **kwargs: Any) -> None:
@@ -237,6 +242,8 @@ class GuardedConnection(web.RequestHandler):
         self._lingering = False
         self._state = _HEAD
         self._head_bytes = False
+        self._heads = HeadTracker()
+        self._payload: StreamReader | None = None  # the body of the request handled
         self._head_clock: Deadline | None = None
         if limits.header_timeout:
             self._head_clock = Deadline(
@@ -284,22 +291,39 @@ class GuardedConnection(web.RequestHandler):
         if self._refused:
             return  # read and dropped, so closing sends FIN rather than a reset
         if data:
+            self._heads.feed(data, self._body_read)
             if self._state is _IDLE:
                 self._start_head()
             if self._state is _HEAD:
                 self._head_bytes = True
         super().data_received(data)
 
-    def head_done(self) -> None:
+    def _body_read(self) -> bool:
+        return self._state is _BUSY and self._payload is not None and self._payload.is_eof()
+
+    def head_done(self, request: web.BaseRequest) -> None:
         """A request head was parsed: its handler runs now."""
         self._state = _BUSY
         if self._head_clock is not None:
             self._head_clock.disarm()
+        self._payload = request.content
+        headers = request.headers
+        self._heads.parsed(
+            request.content_length,
+            "Transfer-Encoding" in headers,  # chunked, or refused by the handler
+            "Upgrade" in headers or request.method == "CONNECT",
+        )
 
     def request_done(self) -> None:
-        """The handler returned: the connection idles until the next request's first byte."""
-        self._state = _IDLE
+        """The handler returned: the connection idles until the next request's first
+        byte, or the next head's clock starts now if bytes of it came meanwhile."""
+        self._payload = None
         self._head_bytes = False
+        if self._heads.waiting():
+            self._start_head()
+            self._head_bytes = True
+        else:
+            self._state = _IDLE
 
     def _start_head(self) -> None:
         self._state = _HEAD
@@ -320,7 +344,7 @@ def guarded(handler: Callable[[web.BaseRequest], Any]) -> Callable[[web.BaseRequ
     async def run(request: web.BaseRequest) -> web.StreamResponse:
         conn = request.protocol
         if isinstance(conn, GuardedConnection):
-            conn.head_done()
+            conn.head_done(request)
         try:
             response: web.StreamResponse = await handler(request)
             return response

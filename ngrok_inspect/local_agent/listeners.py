@@ -31,26 +31,34 @@ SERVER_OPTIONS: dict[str, Any] = {
 }
 
 
-class TunnelServer(web.Server):
-    """aiohttp's low-level server, counting connections into the tunnel's metrics; its
-    connections have the header timeout and the connection cap of ``limits``."""
+class GuardedServer(web.Server):
+    """aiohttp's low-level server whose connections have the header timeout and the
+    connection cap of ``limits`` (the API's: the header timeout, no cap)."""
+
+    def __init__(self, handler: Any, limits: PublicLimits, **kwargs: Any) -> None:
+        super().__init__(guarded(handler), **kwargs)
+        self._limits = limits
+        kwargs.pop("handler_cancellation", None)  # the server's, not the connection's
+        self._handler_kwargs = kwargs
+
+    def __call__(self) -> GuardedConnection:
+        """A new connection's protocol: aiohttp's, with the limits."""
+        return GuardedConnection(
+            self, limits=self._limits, loop=asyncio.get_running_loop(), **self._handler_kwargs
+        )
+
+
+class TunnelServer(GuardedServer):
+    """The public side of a tunnel, counting connections into its metrics."""
 
     def __init__(
         self, handler: Any, metrics: TunnelMetrics, limits: PublicLimits, **kwargs: Any
     ) -> None:
         # a client that goes away cancels its handler: the upstream exchange stops with it,
         # so a closed public connection never keeps an upstream one (or its descriptor)
-        super().__init__(guarded(handler), handler_cancellation=True, **kwargs)
+        super().__init__(handler, limits, handler_cancellation=True, **kwargs)
         self._metrics = metrics
-        self._limits = limits
-        self._handler_kwargs = kwargs
         self._opened: dict[RequestHandler, int] = {}
-
-    def __call__(self) -> GuardedConnection:
-        """A new connection's protocol: aiohttp's, with the public side's limits."""
-        return GuardedConnection(
-            self, limits=self._limits, loop=asyncio.get_running_loop(), **self._handler_kwargs
-        )
 
     def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
         """Count a new client connection."""

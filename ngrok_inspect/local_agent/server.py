@@ -20,7 +20,13 @@ from ngrok_inspect.local_agent.limits import (
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_INFLIGHT_BUDGET,
 )
-from ngrok_inspect.local_agent.listeners import SERVER_OPTIONS, close_listener, os_reason, url_host
+from ngrok_inspect.local_agent.listeners import (
+    SERVER_OPTIONS,
+    GuardedServer,
+    close_listener,
+    os_reason,
+    url_host,
+)
 from ngrok_inspect.local_agent.tunnel import RunningTunnel, TunnelSpec
 from ngrok_inspect.models import CapturedRequest
 
@@ -49,7 +55,7 @@ class ApiListener:
     async def listen(self, web_addr: str, tries: int = 1) -> str:
         """Bind the API; when the port is taken try the next ones (``tries`` in all)."""
         host, port = parse_hostport(web_addr)
-        self._server = web.Server(self.api.handle, **SERVER_OPTIONS)
+        self._server = GuardedServer(self.api.handle, self.api.core.api_limits, **SERVER_OPTIONS)
         loop = asyncio.get_running_loop()
         last: OSError | None = None
         for attempt in range(max(1, tries)):
