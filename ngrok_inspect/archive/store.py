@@ -47,9 +47,13 @@ def _strip_raw(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def row_for(
-    req: CapturedRequest, source: str, stored_at_us: int, start_us: int | None = None
+    req: CapturedRequest,
+    source: str,
+    stored_at_us: int | None = None,
+    start_us: int | None = None,
 ) -> tuple[Any, ...]:
-    """The ``captures`` row of one capture (``start_us``: its start, when known already)."""
+    """The ``captures`` row of one capture; ``stored_at_us`` (default: now) and
+    ``start_us`` (its start) when the caller has them already (one time for a batch)."""
     host = req.request.header("Host") or ""
     return (
         req.id,
@@ -66,7 +70,7 @@ def row_for(
         req.request.raw,
         None if req.response is None else req.response.raw,
         _RECORD_JSON.encode(_strip_raw(req.data)),
-        stored_at_us,
+        epoch_us(datetime.now(timezone.utc)) if stored_at_us is None else stored_at_us,
     )
 
 
