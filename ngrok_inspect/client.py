@@ -40,7 +40,7 @@ __all__ = ["ALL", "AgentClient"]
 ALL = 1_000_000
 """A ``limit`` large enough to get every entry the agent holds."""
 
-_FULL_ID = re.compile(r"airt_[0-9A-Za-z]{27}")
+_FULL_ID = r"airt_[0-9A-Za-z]{27}"  # compiled by re on first use (start-up)
 _REQUESTS = "/api/requests/http"
 SEND_PATH = "/api/requests/http/replay"  # the local agent's extension (send_request)
 LOCAL_AGENT_SUFFIX = "-ngrok-inspect"  # the local agent's agent_version ends so
@@ -394,7 +394,7 @@ class AgentClient:
             raise UsageError(
                 "empty request id", hint="Give an id from 'ngrok-inspect requests list'"
             )
-        if _FULL_ID.fullmatch(ref):
+        if re.fullmatch(_FULL_ID, ref):
             return ref
         if ref.lower() in ("last", "latest", "newest"):
             newest = self.list_requests_raw(limit=1)

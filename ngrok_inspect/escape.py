@@ -22,9 +22,11 @@ _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\x1b": "\\e", "\x00": "\\0"}
 # Lone surrogates too: a byte that was not UTF-8 (0x9b, C1 CSI) decoded with surrogateescape
 # would go out as that raw byte, or fail to encode at all
 _CONTROL = "\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
-_FIELD_RE = re.compile(f"[{_CONTROL}]")
+# patterns as strings, compiled (and cached) by ``re`` on first use, not at import: a
+# command that prints nothing escaped (``--json``) does not pay for compiling them
+_FIELD = f"[{_CONTROL}]"
 # in body text a tab, a newline, and a CR right before a newline are layout, not attacks
-_BODY_RE = re.compile(f"(?!\t|\n|\r\n)[{_CONTROL}]")
+_BODY = f"(?!\t|\n|\r\n)[{_CONTROL}]"
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -41,12 +43,14 @@ def _visible(match: re.Match[str]) -> str:
 def field(text: str) -> str:
     """One-line text with every control character shown as an escape (``\\e``, ``\\t``,
     ``\\n``, ``\\x07``, ``\\u202e``): safe for a terminal and for a tab-separated line."""
-    return _FIELD_RE.sub(_visible, text)
+    if text.isascii() and text.isprintable():  # the common case: nothing to escape
+        return text
+    return re.sub(_FIELD, _visible, text)
 
 
 def body(text: str) -> str:
     """Body text with control characters shown as escapes, but tab and newline kept."""
-    return _BODY_RE.sub(_visible, text)
+    return re.sub(_BODY, _visible, text)
 
 
 def is_terminal_safe(data: bytes) -> bool:
@@ -56,4 +60,4 @@ def is_terminal_safe(data: bytes) -> bool:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return _BODY_RE.search(text.replace("\r", "")) is None
+    return re.search(_BODY, text.replace("\r", "")) is None

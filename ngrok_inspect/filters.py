@@ -71,9 +71,11 @@ class StatusRange(NamedTuple):
 
 
 _STATUS_HINT = "Use a code (404), a class (4xx) or a range (500-599); separate several with commas"
-_CODE = re.compile(r"[1-5]\d\d")
-_CLASS = re.compile(r"([1-5])xx", re.IGNORECASE)
-_RANGE = re.compile(r"(\d{3})\s*-\s*(\d{3})")
+# patterns as strings, compiled (and cached) by ``re`` on first use: most command lines
+# give no such option, and compiling them all at import is a noticeable part of start-up
+_CODE = r"[1-5]\d\d"
+_CLASS = r"(?i)([1-5])xx"
+_RANGE = r"(\d{3})\s*-\s*(\d{3})"
 
 
 def parse_status(spec: str) -> tuple[StatusRange, ...]:
@@ -83,15 +85,15 @@ def parse_status(spec: str) -> tuple[StatusRange, ...]:
         part = raw.strip()
         if not part:
             continue
-        if _CODE.fullmatch(part):
+        if re.fullmatch(_CODE, part):
             ranges.append(StatusRange(int(part), int(part)))
             continue
-        m = _CLASS.fullmatch(part)
+        m = re.fullmatch(_CLASS, part)
         if m:
             low = int(m.group(1)) * 100
             ranges.append(StatusRange(low, low + 99))
             continue
-        m = _RANGE.fullmatch(part)
+        m = re.fullmatch(_RANGE, part)
         if m:
             low, high = int(m.group(1)), int(m.group(2))
             if 100 <= low <= high <= 599:
@@ -104,8 +106,8 @@ def parse_status(spec: str) -> tuple[StatusRange, ...]:
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)\s*([smhdw]))+", re.IGNORECASE)
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])", re.IGNORECASE)
+_DURATION = r"(?i)(?:(\d+(?:\.\d+)?)\s*([smhdw]))+"
+_DURATION_PART = r"(?i)(\d+(?:\.\d+)?)\s*([smhdw])"
 _SINCE_HINT = (
     "Give an age such as 30s, 10m, 2h, 1d (or 1h30m), or a time such as "
     "2026-11-28T16:30:00Z (without an offset it is local time)"
@@ -126,10 +128,10 @@ def parse_duration(spec: str, option: str = "duration") -> float:
         if 0 <= value < float("inf"):
             return value
         raise UsageError(f"invalid {option} {spec!r}", hint=hint)
-    if not _DURATION.fullmatch(text.replace(" ", "")):
+    if not re.fullmatch(_DURATION, text.replace(" ", "")):
         raise UsageError(f"invalid {option} {spec!r}", hint=hint)
     return sum(
-        float(n) * _UNITS[u.lower()] for n, u in _DURATION_PART.findall(text.replace(" ", ""))
+        float(n) * _UNITS[u.lower()] for n, u in re.findall(_DURATION_PART, text.replace(" ", ""))
     )
 
 
@@ -140,7 +142,7 @@ def parse_since(spec: str, now: datetime | None = None) -> datetime:
     text = spec.strip()
     if not text:
         raise UsageError("empty --since value", hint=_SINCE_HINT)
-    if _DURATION.fullmatch(text.replace(" ", "")):
+    if re.fullmatch(_DURATION, text.replace(" ", "")):
         base = now if now is not None else datetime.now(timezone.utc)
         if base.tzinfo is None:
             base = base.astimezone()
@@ -158,7 +160,7 @@ def parse_since(spec: str, now: datetime | None = None) -> datetime:
     return when
 
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 
 
 def parse_header_filter(spec: str) -> tuple[str, str]:
@@ -169,7 +171,7 @@ def parse_header_filter(spec: str) -> tuple[str, str]:
     """
     name, sep, value = spec.partition(":")
     name = name.strip()
-    if not _HEADER_NAME.fullmatch(name):
+    if not re.fullmatch(_HEADER_NAME, name):
         raise UsageError(
             f"invalid header filter {spec.split(':', 1)[0]!r}",
             hint="Use --header 'Name: glob', e.g. --header 'X-GitHub-Event: push*'",

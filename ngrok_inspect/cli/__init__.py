@@ -21,22 +21,18 @@ moves them in front of it.
 from __future__ import annotations
 
 import errno
-import gc
 import os
 import sys
 import traceback
 from typing import TYPE_CHECKING
 
+from ngrok_inspect.cli import collector
 from ngrok_inspect.errors import ExitCode, NgrokInspectError
 
 if TYPE_CHECKING:
     from typer._click import Command
 
 __all__ = ["ALIASES", "GLOBAL_OPTIONS", "expand_aliases", "hoist_global_options", "main", "run"]
-
-#: Allocations between two young-generation collections in the command-line process (the
-#: interpreter's default is 700). See :func:`main`.
-GC_THRESHOLD = 50_000
 
 #: Top-level shorthands for the commands a newcomer types first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -62,20 +58,13 @@ GLOBAL_OPTIONS: dict[str, bool] = {
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ngrok-inspect`` script: run and exit with the exit code.
 
-    A command allocates in one burst what it keeps to the end (the imported modules, the
-    agent's parsed JSON, the models, the records), so with the interpreter's default
-    threshold the cyclic garbage collector rescans the same live objects over and over
-    (about 10 % of ``requests list --json`` with 1,000 captures). Collecting every
-    :data:`GC_THRESHOLD` allocations, a common tuning for allocation-heavy CPython
-    programs, removes most of that and still bounds the cyclic garbage of the
-    long-running commands (agent, monitor).
+    The garbage collector follows the command line's policy while it runs
+    (:mod:`ngrok_inspect.cli.collector`). Without ``argv`` the process is the command's
+    (the script): the collector is left so until the process exits; with ``argv`` (a
+    caller's process, tests) it is restored when the command returns.
     """
-    threshold = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD)
-    try:
+    with collector.owned(process=argv is None):
         code = run(sys.argv[1:] if argv is None else argv)
-    finally:
-        gc.set_threshold(*threshold)  # for callers in the same process (tests)
     sys.exit(code)
 
 
@@ -102,6 +91,7 @@ def run(args: list[str]) -> int:
     if os.environ.get(COMPLETE_VAR):
         _prepare_completion(group)
     args = hoist_global_options(group, list(args))
+    collector.settle()
     debug = "--debug" in args[: _first_positional(args)]
     try:
         try:

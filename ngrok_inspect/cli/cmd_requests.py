@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
-from ngrok_inspect.cli import completion
+from ngrok_inspect.cli import collector, completion
 from ngrok_inspect.cli.app import app, state
 from ngrok_inspect.cli.options import DbOpt, JsonOpt, LimitOpt, OptionalValueCommand, with_filters
 from ngrok_inspect.cli.output import Output, OutputMode
@@ -106,22 +106,23 @@ def list_command(
         return
     on_terminal = out.mode is OutputMode.TABLE
     held: list[str] | None = None
-    with st.client() as client:
-        if on_terminal:
-            # a person reads this: abbreviate ids against everything held (a prefix unique
-            # on this page may not be across the history) and say when the list was cut
-            everything = client.list_requests(limit=EVERYTHING)
-            held = [r.id for r in everything]
-            matching_all = flt.apply(everything)
-            reqs = matching_all if limit is None else matching_all[:limit]
-            total = len(matching_all)
-        else:
-            reqs = fetch_requests(client, flt, limit)
-            total = len(reqs)
-    if not reqs:
-        matching = "" if flt.is_empty else f" matching {flt.describe()}"
-        out.notice("No captured requests{} at {}", matching, st.settings.api_url)
-    out.records(reqs, held_ids=held)
+    with collector.kept_to_the_end():  # the listing and its records live to the end
+        with st.client() as client:
+            if on_terminal:
+                # a person reads this: abbreviate ids against everything held (a prefix unique
+                # on this page may not be across the history) and say when the list was cut
+                everything = client.list_requests(limit=EVERYTHING)
+                held = [r.id for r in everything]
+                matching_all = flt.apply(everything)
+                reqs = matching_all if limit is None else matching_all[:limit]
+                total = len(matching_all)
+            else:
+                reqs = fetch_requests(client, flt, limit)
+                total = len(reqs)
+        if not reqs:
+            matching = "" if flt.is_empty else f" matching {flt.describe()}"
+            out.notice("No captured requests{} at {}", matching, st.settings.api_url)
+        out.records(reqs, held_ids=held)
     if on_terminal and total > len(reqs):
         out.notice(f"showing {len(reqs)} of {total} (use --limit)")
 

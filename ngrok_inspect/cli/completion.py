@@ -44,8 +44,9 @@ HELP_CHARS = 60
 
 Choices = list[tuple[str, str]]
 
-_SAFE_VALUE = re.compile(r"[A-Za-z0-9_.-]+")
-_UNSAFE_HELP = re.compile(r"[^A-Za-z0-9 _./:?&=%+,~@-]")
+# compiled by re on first use: only a completion request needs them (start-up)
+_SAFE_VALUE = r"[A-Za-z0-9_.-]+"
+_UNSAFE_HELP = r"[^A-Za-z0-9 _./:?&=%+,~@-]"
 
 
 def methods() -> Choices:
@@ -116,7 +117,7 @@ def request_ids(ctx: typer.Context) -> Choices:
                 entries = [_id_choice(_summary(d)) for d in client.list_requests_raw(limit=ALL)]
     except Exception:  # completion never fails out loud (see the module docstring)
         return choices
-    return choices + [entry for entry in entries if _SAFE_VALUE.fullmatch(entry[0])]
+    return choices + [entry for entry in entries if re.fullmatch(_SAFE_VALUE, entry[0])]
 
 
 def tunnel_names(ctx: typer.Context) -> Choices:
@@ -126,7 +127,7 @@ def tunnel_names(ctx: typer.Context) -> Choices:
             tunnels = client.tunnels()
     except Exception:  # completion never fails out loud
         return []
-    return [(t.name, _help(t.public_url)) for t in tunnels if _SAFE_VALUE.fullmatch(t.name)]
+    return [(t.name, _help(t.public_url)) for t in tunnels if re.fullmatch(_SAFE_VALUE, t.name)]
 
 
 def _client(ctx: typer.Context, words: list[str]) -> AgentClient:
@@ -187,5 +188,5 @@ def _id_choice(record: dict[str, object]) -> tuple[str, str]:
 
 def _help(text: str) -> str:
     """``text`` with only characters no shell or markup gives a meaning to, cut short."""
-    safe = _UNSAFE_HELP.sub("?", text)
+    safe = re.sub(_UNSAFE_HELP, "?", text)
     return safe if len(safe) <= HELP_CHARS else safe[: HELP_CHARS - 1] + "~"

@@ -52,8 +52,9 @@ def make_console(*, no_color: bool, stderr: bool = False) -> Console:
 
 # JSON never needs these raw: inside a JSON text they can only be in strings, where
 # ``\uXXXX`` is the same value (C0 controls json.dumps escapes itself); lone surrogates,
-# from bytes that were not UTF-8: ``\udc9b`` is valid JSON, a raw one cannot be encoded
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+# from bytes that were not UTF-8: ``\udc9b`` is valid JSON, a raw one cannot be encoded.
+# A string, compiled by ``re`` when first needed (rarely: see dumps)
+_JSON_UNSAFE = "[\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 
 
 def dumps(value: Any, *, indent: int | None = 2) -> str:
@@ -61,4 +62,6 @@ def dumps(value: Any, *, indent: int | None = 2) -> str:
     the characters a terminal would obey (C1, DEL, bidi and zero-width controls) as
     ``\\uXXXX`` escapes: the same JSON value."""
     text = json.dumps(value, indent=indent, ensure_ascii=False)
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    if text.isascii():  # O(1) on a str, and the common case: nothing to escape
+        return text + "\n"
+    return re.sub(_JSON_UNSAFE, lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
