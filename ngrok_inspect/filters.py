@@ -346,7 +346,7 @@ class RequestFilter:
 
         checks: list[tuple[bool, str]] = []
         code = req.status_code
-        status = "pending" if code is None else str(code)
+        status = str(code) if code is not None else "failed" if req.failed else "pending"
         if self.tunnel is not None:
             checks.append(
                 (req.tunnel_name == self.tunnel, f"tunnel was {_quoted(req.tunnel_name)}")

@@ -235,10 +235,12 @@ class CapturedRequest:
     """One entry of the agent's request history (``GET /api/requests/http[/{id}]``).
 
     ``data`` is the agent's JSON exactly as served. ``duration_ns`` is the agent's exact
-    integer; ``duration_ms`` the same in milliseconds (float). ``status_code`` is None and
-    ``pending`` True while the upstream has not answered. ``error`` says why an exchange
-    did not complete (the local agent's ``error`` field: an answer cut off mid-body, a
-    request body that stopped coming); None when it did, and for real ngrok agents.
+    integer; ``duration_ms`` the same in milliseconds (float). ``error`` says why an
+    exchange did not complete (the local agent's ``error`` field: an answer cut off
+    mid-body, a request body that stopped coming, a client that left before the answer);
+    None when it did, and for real ngrok agents. ``status_code`` is None while there is no
+    response: ``pending`` while the exchange is in flight, ``failed`` when it ended without
+    one (an ``error`` and no response).
     """
 
     def __init__(self, data: Mapping[str, Any]) -> None:
@@ -298,13 +300,18 @@ class CapturedRequest:
 
     @property
     def status_code(self) -> int | None:
-        """Response status as an int; None while pending."""
+        """Response status as an int; None without a response (pending or failed)."""
         return None if self.response is None else self.response.status_code
 
     @property
     def pending(self) -> bool:
-        """True while the upstream has not answered."""
-        return self.response is None
+        """True while the exchange is in flight: no response yet and no ``error``."""
+        return self.response is None and self.error is None
+
+    @property
+    def failed(self) -> bool:
+        """True for an exchange that ended without a response; ``error`` says why."""
+        return self.response is None and self.error is not None
 
     @property
     def is_error(self) -> bool:

@@ -1,9 +1,9 @@
 """Summary figures over a set of captured requests (``ngrok-inspect stats``).
 
-Durations are in milliseconds and computed over completed entries only (a pending entry
-has no duration yet). Percentiles interpolate linearly between the two nearest ranks
-(the "inclusive"/type-7 definition used by numpy's default and
-``statistics.quantiles(method="inclusive")``).
+Durations are in milliseconds and computed over finished entries only (a pending entry
+has no duration yet; a failed one, ended without a response, counts until it failed).
+Percentiles interpolate linearly between the two nearest ranks (the "inclusive"/type-7
+definition used by numpy's default and ``statistics.quantiles(method="inclusive")``).
 """
 
 from __future__ import annotations
@@ -118,12 +118,14 @@ class Stats:
     first: str | None = None
     last: str | None = None
     top: int = 10
+    failed: int = 0  # ended without a response (an ``error`` says why)
 
     def to_dict(self) -> dict[str, Any]:
         """Stable JSON: counts, top paths, tunnels, errors, durations (ms)."""
         return {
             "total": self.total,
             "pending": self.pending,
+            "failed": self.failed,
             "first": self.first,
             "last": self.last,
             "by_method": dict(self.by_method),
@@ -150,8 +152,11 @@ class Stats:
         }
 
 
-def _status_class(code: int | None) -> str:
-    return "pending" if code is None else f"{code // 100}xx"
+def _status_class(r: CapturedRequest) -> str:
+    code = r.status_code
+    if code is not None:
+        return f"{code // 100}xx"
+    return "failed" if r.failed else "pending"
 
 
 def _by_count(counter: Counter[str]) -> dict[str, int]:
@@ -172,10 +177,10 @@ def compute_stats(reqs: Iterable[CapturedRequest], *, top: int = 10) -> Stats:
     per_path: dict[str, list[float]] = {}
     durations: list[float] = []
     errors: list[CapturedRequest] = []
-    pending = 0
+    pending = failed = 0
     for r in items:
         methods[r.method] += 1
-        classes[_status_class(r.status_code)] += 1
+        classes[_status_class(r)] += 1
         paths[r.path] += 1
         tunnels[r.tunnel_name] += 1
         if r.status_code is not None:
@@ -183,12 +188,13 @@ def compute_stats(reqs: Iterable[CapturedRequest], *, top: int = 10) -> Stats:
         if r.is_error:
             errors.append(r)
             tunnel_errors[r.tunnel_name] += 1
+        failed += r.failed
         if r.pending:
             pending += 1
         else:
             durations.append(r.duration_ms)
             per_path.setdefault(r.path, []).append(r.duration_ms)
-    class_order = ["1xx", "2xx", "3xx", "4xx", "5xx", "pending"]
+    class_order = ["1xx", "2xx", "3xx", "4xx", "5xx", "failed", "pending"]
     by_class = {c: classes[c] for c in class_order if classes[c]}
     by_class.update({c: n for c, n in sorted(classes.items()) if c not in by_class})
     slowest = sorted(
@@ -215,4 +221,5 @@ def compute_stats(reqs: Iterable[CapturedRequest], *, top: int = 10) -> Stats:
         first=starts[0].isoformat() if starts else None,
         last=starts[-1].isoformat() if starts else None,
         top=top,
+        failed=failed,
     )

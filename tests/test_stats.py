@@ -100,8 +100,8 @@ def test_to_dict_is_json_and_complete(fixtures_dir: Path) -> None:
     d = compute_stats([CapturedRequest.from_api(x) for x in raw], top=2).to_dict()
     json.dumps(d)
     assert set(d) == {
-        "total", "pending", "first", "last", "by_method", "by_status_class", "by_status",
-        "top_paths", "by_tunnel", "errors", "duration", "slowest_paths",
+        "total", "pending", "failed", "first", "last", "by_method", "by_status_class",
+        "by_status", "top_paths", "by_tunnel", "errors", "duration", "slowest_paths",
     }  # fmt: skip
     assert d["by_status"]["404"] == 1
     assert set(d["duration"]) == {"count", "avg_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}

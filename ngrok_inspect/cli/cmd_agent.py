@@ -232,7 +232,7 @@ class _RequestLine:
 
     def __call__(self, summary: dict[str, Any]) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(summary["start"]))
-        status = summary["status"] or "(no answer)"
+        status = summary["status"] or "failed"  # no answer: the error says why
         tunnel = f"{summary['tunnel_name']}  " if self.multi else ""
         ms = summary["duration"] / 1e6
         line = f"{stamp}  {tunnel}{summary['method']:<7} {summary['uri']}  {status}  {ms:.1f} ms"

@@ -223,7 +223,7 @@ def replay_command(
     if out.mode is OutputMode.JSON:
         out.document(new.to_dict())
         return
-    from ngrok_inspect.render.text import duration_text
+    from ngrok_inspect.render.text import duration_text, status_text
 
-    shown = new.response.status if new.response is not None else "pending"
+    shown = new.response.status if new.response is not None else status_text(new)
     out.row(new.id, shown, f"{duration_text(new.duration_ms)} ms")

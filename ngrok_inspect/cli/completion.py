@@ -177,11 +177,12 @@ def _summary(entry: dict[str, object]) -> dict[str, object]:
         "method": req.get("method") if isinstance(req, dict) else None,
         "uri": req.get("uri") if isinstance(req, dict) else None,
         "status_code": resp.get("status_code") if isinstance(resp, dict) else None,
+        "error": entry.get("error") if isinstance(entry.get("error"), str) else None,
     }
 
 
 def _id_choice(record: dict[str, object]) -> tuple[str, str]:
-    status = record.get("status_code") or "pending"
+    status = record.get("status_code") or ("failed" if record.get("error") else "pending")
     line = f"{record.get('method') or '?'} {record.get('uri') or ''} {status}"
     return str(record.get("id")), _help(line)
 

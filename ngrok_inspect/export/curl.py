@@ -60,7 +60,8 @@ def curl_command(req: CapturedRequest, public_urls: Mapping[str, str] | None = N
             encoded = base64.encodebytes(body).decode("ascii")
             heredoc = f"{encoded}NGROK_INSPECT_BODY\n"
     args.append(full_url(req, public_urls))
-    status = "pending" if req.status_code is None else str(req.status_code)
+    code = req.status_code
+    status = str(code) if code is not None else "failed" if req.failed else "pending"
     comment = f"# {req.id}  {req.start.isoformat()}  {method} {hreq.uri} -> {status}"
     comment = comment.replace("\n", " ").replace("\r", " ")
     if raw_undecodable(hreq):

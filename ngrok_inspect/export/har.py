@@ -141,7 +141,7 @@ def _har_entry(req: CapturedRequest, public_urls: Mapping[str, str] | None) -> d
     if post is not None:
         request["postData"] = post
     resp = req.response
-    if resp is None:  # pending: HAR needs a response; status 0 as browsers write aborted ones
+    if resp is None:  # HAR needs a response; status 0 as browsers write aborted ones
         response: dict[str, Any] = {
             "status": 0,
             "statusText": "",
@@ -152,7 +152,11 @@ def _har_entry(req: CapturedRequest, public_urls: Mapping[str, str] | None) -> d
             "redirectURL": "",
             "headersSize": -1,
             "bodySize": -1,
-            "comment": "no response captured (pending)",
+            "comment": (
+                f"no response: the exchange failed ({req.error})"
+                if req.failed
+                else "no response captured (pending)"
+            ),
         }
     else:
         response = {

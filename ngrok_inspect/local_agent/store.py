@@ -268,7 +268,9 @@ class Entry:
                 "headers": self.response.headers,
                 "raw": base64.b64encode(self.response.raw()).decode("ascii"),
             }
-        if self.error is not None:  # only then: otherwise the real agent's shape exactly
+        # only then (otherwise the real agent's shape exactly), and once the exchange is
+        # over: an entry still in flight reads as pending, not failed
+        if self.error is not None and self.done:
             data["error"] = self.error
         return data
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ngrok_inspect import escape
+from ngrok_inspect.render.text import status_text
 
 if TYPE_CHECKING:
     from ngrok_inspect.watch import Alert, FollowEvent, IntervalReport
@@ -31,11 +32,11 @@ def _clock(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M:%S")
 
 
-def status_style(code: int | None) -> str:
+def status_style(code: int | None, *, failed: bool = False) -> str:
     """Colour of a status code: the same as the request tables."""
     from ngrok_inspect.render.requests import status_style as style
 
-    return style(code)
+    return style(code, failed=failed)
 
 
 def notice_line(event: FollowEvent) -> str:
@@ -79,8 +80,7 @@ def alert_line(alert: Alert) -> str:
     line = f"ALERT {tunnel}: {what} ({fig.errors} errors in {fig.requests} requests)"
     if fig.recent_errors:
         shown = ", ".join(
-            f"{r.status_code if r.status_code is not None else 'no response'} "
-            f"{escape.field(r.method)} {escape.field(r.path)} {_clock(r.start)}"
+            f"{status_text(r)} {escape.field(r.method)} {escape.field(r.path)} {_clock(r.start)}"
             for r in fig.recent_errors
         )
         line += f"; recent errors: {shown}"

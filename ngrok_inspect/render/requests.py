@@ -35,10 +35,11 @@ if TYPE_CHECKING:
 LIST_COLUMNS = ("ID", "TIME", "TUNNEL", "METHOD", "PATH", "STATUS", "MS", "SIZE", "CLIENT")
 
 
-def status_style(code: int | None) -> str:
-    """Colour of a status by class: 2xx green, 3xx cyan, 4xx yellow, 5xx red."""
+def status_style(code: int | None, *, failed: bool = False) -> str:
+    """Colour of a status by class: 2xx green, 3xx cyan, 4xx yellow, 5xx red; without a
+    response, red when the exchange failed, magenta while pending."""
     if code is None:
-        return "magenta"
+        return "bold red" if failed else "magenta"
     if code >= 500:
         return "bold red"
     if code >= 400:
@@ -56,7 +57,7 @@ def _row(req: CapturedRequest) -> list[str]:
         escape.field(req.method),
         escape.field(req.request.uri),
         status_text(req),
-        "-" if req.pending else duration_text(req.duration_ms),
+        "-" if req.pending else duration_text(req.duration_ms),  # failed: until it failed
         human_size(response_size(req)),
         escape.field(req.remote_addr),
     ]
@@ -126,7 +127,7 @@ def _append_row(
             out.append("  ")
         name = names[i]
         right = name in ("MS", "SIZE")
-        style = status_style(req.status_code) if name == "STATUS" else ""
+        style = status_style(req.status_code, failed=req.failed) if name == "STATUS" else ""
         if name == "ID" and prefixes is not None and req.id in prefixes:
             cut, fitted = prefixes[req.id], fit_cell(cell, w)
             out.append(fitted[:cut], style="bold")
@@ -193,7 +194,7 @@ def _summary_rows(
     if resp is not None:
         status = escape.field(resp.status)
     else:
-        status = "none (the exchange failed)" if req.error else "pending (no response yet)"
+        status = "failed (no response)" if req.failed else "pending (no response yet)"
     rows = [
         ("Request", f"{escape.field(req.method)} {full_url(req, public_urls)}"),
         ("Status", status),
@@ -205,6 +206,13 @@ def _summary_rows(
         ("Id", escape.field(req.id)),
     ]
     return rows
+
+
+def _no_response(req: CapturedRequest) -> str:
+    """What the detail view says in place of a response."""
+    if req.failed:
+        return "none (the exchange failed: see Error)"
+    return "none yet (pending)"
 
 
 def _block_plain(block: Block) -> str:
@@ -246,7 +254,7 @@ def detail_plain(req: CapturedRequest, public_urls: dict[str, str] | None = None
     if req.response is not None:
         out.extend(_message_plain("Response", req.response))
     else:
-        out += ["== Response: none yet (pending)", ""]
+        out += [f"== Response: {_no_response(req)}", ""]
     return "\n".join(out)
 
 
@@ -320,14 +328,15 @@ def detail_renderable(
     grid.add_column(style="bold")
     grid.add_column()
     for k, v in _summary_rows(req, public_urls):
-        style = status_style(req.status_code) if k == "Status" else ""
+        style = status_style(req.status_code, failed=req.failed) if k == "Status" else ""
         grid.add_row(k, Text(v, style=style))
     parts: list[RenderableType] = [grid, Text("")]
     parts.extend(_message_renderable("Request", req.request))
     if req.response is not None:
         parts.extend(_message_renderable("Response", req.response))
     else:
-        parts.append(Text("Response: none yet (pending)", style="magenta"))
+        style = status_style(None, failed=req.failed)
+        parts.append(Text(f"Response: {_no_response(req)}", style=style))
     return Group(*parts)
 
 

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from ngrok_inspect import escape
 from ngrok_inspect.render.monitor import format_duration, status_style
+from ngrok_inspect.render.text import status_text
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -56,6 +57,7 @@ def stats_plain(stats: Stats) -> str:
     if stats.total == 0:
         return ""
     rows: list[list[str]] = [["requests", str(stats.total)], ["pending", str(stats.pending)]]
+    rows.append(["failed", str(stats.failed)])
     rows.append(["errors", str(stats.error_count)])
     if stats.first:
         rows += [["first", stats.first], ["last", stats.last or ""]]
@@ -81,7 +83,8 @@ def stats_plain(stats: Stats) -> str:
     rows += [["tunnel", t.tunnel, str(t.requests), str(t.errors)] for t in stats.by_tunnel]
     for r in stats.recent_errors:
         code = "-" if r.status_code is None else str(r.status_code)
-        rows.append(["error", r.start.isoformat(), code, r.method, r.path, r.id])
+        row = ["error", r.start.isoformat(), code, r.method, r.path, r.id]
+        rows.append([*row, escape.field(r.error)] if r.error else row)  # why it broke off
     return "".join("\t".join(row) + "\n" for row in rows)
 
 
@@ -96,6 +99,8 @@ def stats_renderable(stats: Stats) -> RenderableType:
     summary.add_row("requests", str(stats.total))
     if stats.pending:
         summary.add_row("pending", str(stats.pending))
+    if stats.failed:
+        summary.add_row("failed", str(stats.failed))
     summary.add_row("errors", f"{stats.error_count} ({_pct(stats.error_count, stats.total)})")
     if stats.first:
         summary.add_row("first", stats.first)
@@ -136,7 +141,9 @@ def stats_renderable(stats: Stats) -> RenderableType:
     parts.append(tunnels)
 
     if stats.recent_errors:
-        errors = _table("Recent errors", "time", "status", "method", "path", "id")
+        causes = any(r.error for r in stats.recent_errors)
+        columns = ("time", "status", "method", "path", "id") + (("cause",) if causes else ())
+        errors = _table("Recent errors", *columns)
         # time, status, method and id never wrap (an id must stay copyable); the path folds
         for i in (0, 1, 2, 4):
             errors.columns[i].no_wrap = True
@@ -145,13 +152,11 @@ def stats_renderable(stats: Stats) -> RenderableType:
         for r in stats.recent_errors:
             errors.add_row(
                 r.start.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-                Text(
-                    "-" if r.status_code is None else str(r.status_code),
-                    style=status_style(r.status_code),
-                ),
+                Text(status_text(r), style=status_style(r.status_code, failed=r.failed)),
                 _cell(r.method),
                 _cell(r.path),
                 _cell(r.id),
+                *((_cell(r.error or ""),) if causes else ()),
             )
         parts.append(errors)
     return Group(*parts)

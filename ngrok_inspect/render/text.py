@@ -54,8 +54,11 @@ def time_text(when: datetime, *, full: bool = False) -> str:
 
 
 def status_text(req: CapturedRequest) -> str:
-    """``201``, or ``pending`` while there is no response."""
-    return "pending" if req.status_code is None else str(req.status_code)
+    """``201``; without a response ``failed`` (an ``error`` says why) or ``pending``."""
+    code = req.status_code
+    if code is not None:
+        return str(code)
+    return "failed" if req.failed else "pending"
 
 
 def response_size(req: CapturedRequest) -> int | None:

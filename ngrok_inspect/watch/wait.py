@@ -75,7 +75,8 @@ class WaitTimeoutError(ConditionNotMetError):
         ]
         for miss in self.near_misses:
             r = miss.request
-            status = "pending" if r.status_code is None else str(r.status_code)
+            code = r.status_code
+            status = str(code) if code is not None else "failed" if r.failed else "pending"
             what = f"{escape.field(r.method)} {escape.field(r.path)} {status}"
             lines.append(f"  {escape.field(r.id)}  {what}: {'; '.join(miss.missed)}")
         return "\n".join(lines)

@@ -68,6 +68,12 @@ class RecordingUpstream:
             threading.Thread(target=self._one, args=(conn, number), daemon=True).start()
 
     def _one(self, conn: socket.socket, number: int) -> None:
+        try:
+            self._exchange(conn, number)
+        except ConnectionError:  # the agent dropped this connection (its client left)
+            conn.close()
+
+    def _exchange(self, conn: socket.socket, number: int) -> None:
         buf = b""
         index = 0
         with conn:
