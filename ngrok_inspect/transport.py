@@ -19,7 +19,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -30,13 +29,15 @@ from urllib3.connectionpool import HTTPConnectionPool
 __all__ = ["CallDeadline", "call_deadline", "deadline_session"]
 
 
-@dataclass
 class CallDeadline:
     """The deadline (``time.monotonic()`` seconds) of the call being made, and how many
-    bytes of the answer arrived so far."""
+    bytes of the answer arrived so far. (Not a dataclass: ~1 ms less at every start.)"""
 
-    at: float
-    received: int = 0
+    __slots__ = ("at", "received")
+
+    def __init__(self, at: float, received: int = 0) -> None:
+        self.at = at
+        self.received = received
 
     @property
     def passed(self) -> bool:
