@@ -18,7 +18,7 @@ _PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # two base62 digits per 
 
 
 _MAX_PAYLOAD = (1 << 128) - 1
-_SMALL_STEP = 1 << 16
+_SMALL_BITS = 16
 _BIG_ROOM = 1 << 96
 _last: list[int] = [0, 0]  # [timestamp, payload] of the previous id
 # Ids are unique, not secret (the API shows them to anyone who may read it): a generator
@@ -40,8 +40,8 @@ def ksuid(now: float | None = None) -> str:
     payload = _RANDOM.getrandbits(128)
     if ts == _last[0] and payload <= _last[1]:
         room = _MAX_PAYLOAD - _last[1]
-        span = room >> 7 if room > _BIG_ROOM else _SMALL_STEP
-        payload = min(_last[1] + 1 + _RANDOM.randrange(span), _MAX_PAYLOAD)
+        bits = room.bit_length() - 8 if room > _BIG_ROOM else _SMALL_BITS
+        payload = min(_last[1] + 1 + _RANDOM.getrandbits(bits), _MAX_PAYLOAD)
     _last[0], _last[1] = ts, payload
     value = (ts << 128) | payload
     pairs = []

@@ -178,8 +178,9 @@ async def timed_chunks(
     :class:`BodyTimeout` when no byte comes for ``seconds`` while one is awaited."""
     deadline = None
     if seconds is not None and seconds > 0:
-        exc = BodyTimeout(seconds)
-        deadline = Deadline(asyncio.get_running_loop(), seconds, lambda: stream.set_exception(exc))
+        deadline = Deadline(
+            asyncio.get_running_loop(), seconds, lambda: stream.set_exception(BodyTimeout(seconds))
+        )
     try:
         while True:
             if deadline is not None:

@@ -82,7 +82,7 @@ class Histogram:
         if len(self._values) < self._size:
             self._values.append(value)
         else:
-            slot = random.randrange(self._seen)
+            slot = int(random.random() * self._seen)  # randrange's cost, per request
             if slot < self._size:
                 self._values[slot] = value
 

@@ -32,10 +32,11 @@ from ngrok_inspect.local_agent.wire import (
     SKIP_AUTO_HEADERS,
     chunks,
     connection_tokens,
+    decoded,
     describe_failure,
     error_page,
     error_response,
-    forward_headers,
+    forward_fields,
     is_chunked,
     origin_form,
     proto_of,
@@ -89,12 +90,10 @@ class Proxy:
         """Capture one request, forward it, stream and capture the answer."""
         t0 = time.monotonic_ns()
         raw_headers = request.raw_headers
-        version = request.version
-        proto = f"HTTP/{version.major}.{version.minor}"
+        proto = proto_of(request.version)
         method = request.method
         uri = request.raw_path
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        remote = str(peer[0]) if peer else ""
+        remote = request.remote or ""  # the peer aiohttp looked up once per connection
         chunked = is_chunked(raw_headers)
         entry = self.capture.new_entry(
             tunnel,
@@ -154,20 +153,18 @@ class Proxy:
                 return await self._client_failed(tunnel, entry, request, t0, gone)
         else:
             body = self._tee(request, entry)
-        headers = forward_headers(raw_headers, remote, tunnel.proto)
-        if isinstance(body, bytes):
-            # the framing is the agent's own: it describes exactly the bytes forwarded
-            headers.popall("Content-Length", None)
-            headers["Content-Length"] = str(len(body))
+        # the framing is the agent's own: it describes exactly the bytes forwarded
+        framed = len(body) if isinstance(body, bytes) else None
+        fields = forward_fields(raw_headers, remote, tunnel.proto, content_length=framed)
         upstream: aiohttp.ClientResponse | PooledResponse
         try:
             if tunnel.pool is not None and (body is None or isinstance(body, bytes)):
-                upstream = await tunnel.pool.request(method, uri, headers, body)
+                upstream = await tunnel.pool.request(method, uri, fields, body)
             else:
                 upstream = await self.session.request(
                     method,
                     URL(tunnel.upstream + uri, encoded=True),
-                    headers=headers,
+                    headers=decoded(fields),
                     data=body,
                     allow_redirects=False,
                     skip_auto_headers=SKIP_AUTO_HEADERS,
@@ -209,6 +206,14 @@ class Proxy:
 
     async def _read_whole(self, request: web.BaseRequest, entry: Entry) -> bytes:
         """A request body read to its end (and captured); ``_ClientGone`` if it stops."""
+        stream = request.content
+        msg = entry.request
+        if msg.chunk_sizes is None and stream.is_eof() and stream.exception() is None:
+            # the whole body came with the head (the usual small POST): no wait, no timer
+            data = stream.read_nowait(-1)
+            msg.add_body(data, self.capture_limit, False)
+            msg.complete = True
+            return data
         parts = [data async for data in self._tee(request, entry)]
         return b"".join(parts)
 
@@ -245,7 +250,6 @@ class Proxy:
         proto = proto_of(upstream.version)
         reason = upstream.reason or ""
         msg = self.capture.record_response(entry, proto, upstream.status, reason, raw)
-        out = web.StreamResponse(status=upstream.status, reason=reason or None)
         drop = HOP_BY_HOP | connection_tokens(raw)
         length = upstream.content_length
         small = (
@@ -258,19 +262,22 @@ class Proxy:
         )
         if small:
             drop = drop | {"content-length"}  # web.Response sets it from the body
+        headers: list[tuple[str, str]] = []
         for k, val in raw:
             name = k.decode("latin-1")
-            low = name.lower()
-            if low in drop:
-                continue
-            out.headers.add(name, val.decode("latin-1"))
+            if name.lower() not in drop:
+                headers.append((name, val.decode("latin-1")))
         limit = self.capture_limit
         if small:
             # small bodies: one write of head and body to the client
             parts = []
+            content = upstream.content
             try:
-                async for piece, _ in chunks(upstream.content):
-                    parts.append(piece)
+                if content.is_eof() and content.exception() is None:
+                    parts.append(content.read_nowait(-1))  # all came with the head
+                else:
+                    async for piece, _ in chunks(content):
+                        parts.append(piece)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 # the upstream broke off before the client got a byte: the client and the
                 # record both get a 502 that says why
@@ -281,9 +288,10 @@ class Proxy:
             msg.add_body(data, limit)
             msg.complete = True
             self.capture.finish(tunnel, entry, t0)
-            answer = web.Response(status=upstream.status, reason=reason or None, body=data)
-            answer.headers.extend(out.headers)
-            return answer
+            return web.Response(
+                status=upstream.status, reason=reason or None, body=data, headers=headers
+            )
+        out = web.StreamResponse(status=upstream.status, reason=reason or None, headers=headers)
         try:
             await out.prepare(request)
             pieces = chunks(upstream.content).__aiter__()

@@ -14,12 +14,13 @@ The answer is wrapped in :class:`PooledResponse`, which has the attributes of
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from aiohttp.client_proto import ResponseHandler
-from multidict import CIMultiDict
 
 MAX_IDLE = 256
 # Linux: an upstream that writes head and body in two sends (Nagle on its side) waits for
@@ -28,6 +29,36 @@ MAX_IDLE = 256
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 # RFC 9110 section 9.2.2: only these may be sent again after a connection failed
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+
+
+def fd_quickack_setter() -> Callable[[int], object] | None:
+    """``setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, 1)`` on a bare descriptor, one system
+    call; uvloop's transport socket builds a new ``socket`` object (three more system
+    calls) for each ``setsockopt``. None where libc cannot be loaded."""
+    if QUICKACK is None:
+        return None
+    try:
+        setsockopt = ctypes.CDLL(None, use_errno=True).setsockopt
+    except (OSError, AttributeError):
+        return None
+    setsockopt.argtypes = (
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_int),
+        ctypes.c_uint,
+    )
+    setsockopt.restype = ctypes.c_int
+    one = ctypes.c_int(1)
+    level, name, ref, size = socket.IPPROTO_TCP, QUICKACK, ctypes.byref(one), ctypes.sizeof(one)
+
+    def quickack(fd: int) -> object:
+        return setsockopt(fd, level, name, ref, size)
+
+    return quickack
+
+
+QUICKACK_FD = fd_quickack_setter()
 
 
 class PooledResponse:
@@ -68,7 +99,7 @@ class UpstreamPool:
         self.port = port
         self.timeout = timeout
         self._idle: list[ResponseHandler] = []
-        # each connection's socket, looked up once (uvloop builds a new object per lookup)
+        # each connection's socket (or, with QUICKACK_FD, its descriptor), looked up once
         self._sockets: dict[ResponseHandler, Any] = {}
 
     def put(self, proto: ResponseHandler) -> None:
@@ -89,21 +120,27 @@ class UpstreamPool:
             loop.create_connection(lambda: ResponseHandler(loop), self.host, self.port),
             self.timeout,
         )
-        self._sockets[proto] = transport.get_extra_info("socket")
+        if QUICKACK is not None:
+            sock = transport.get_extra_info("socket")
+            self._sockets[proto] = sock.fileno() if QUICKACK_FD is not None else sock
         return proto
 
     async def request(
-        self, method: str, uri: str, headers: CIMultiDict[str], body: bytes | None
+        self, method: str, uri: str, fields: list[tuple[bytes, bytes]], body: bytes | None
     ) -> PooledResponse:
-        """Send one request; a reused connection that turns out dead is retried once, but
-        only for an idempotent method: a POST the upstream may have read is never sent
-        twice (it becomes a 502 instead)."""
-        if "Host" not in headers:
-            headers["Host"] = f"{self.host}:{self.port}"  # HTTP/1.0 clients may omit it
-        lines = [f"{method} {uri} HTTP/1.1\r\n"]
-        lines.extend(f"{k}: {v}\r\n" for k, v in headers.items())
-        lines.append("\r\n")
-        data = "".join(lines).encode("latin-1") + (body or b"")
+        """Send one request (``fields`` as :func:`~wire.forward_fields` gives them); a
+        reused connection that turns out dead is retried once, but only for an idempotent
+        method: a POST the upstream may have read is never sent twice (it becomes a 502
+        instead)."""
+        lines = [f"{method} {uri} HTTP/1.1\r\n".encode("latin-1")]
+        lines.extend(k + b": " + v + b"\r\n" for k, v in fields)
+        if not any(k.lower() == b"host" for k, _ in fields):
+            # HTTP/1.0 clients may omit it
+            lines.append(f"Host: {self.host}:{self.port}\r\n".encode("latin-1"))
+        lines.append(b"\r\n")
+        if body:
+            lines.append(body)
+        data = b"".join(lines)
         while self._idle:
             proto = self._idle.pop()
             if not proto.is_connected() or proto.should_close:
@@ -128,9 +165,11 @@ class UpstreamPool:
         )
         assert proto.transport is not None
         proto.transport.write(data)
-        if QUICKACK is not None:
-            sock = self._sockets.get(proto)
-            if sock is not None:
+        sock = self._sockets.get(proto)
+        if sock is not None and not proto.transport.is_closing():  # so the fd is open
+            if QUICKACK_FD is not None:
+                QUICKACK_FD(sock)
+            else:
                 sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         proto.start_timeout()
         try:

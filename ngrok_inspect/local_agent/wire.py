@@ -50,44 +50,82 @@ def connection_tokens(raw_headers: Any) -> set[str]:
     return tokens
 
 
+_ALWAYS_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | {"expect"})
+_PROTECTED = frozenset(name.encode() for name in PROTECTED)
+_UPGRADE = frozenset({b"upgrade", b"connection"})
+_REPLACED = frozenset({b"x-forwarded-proto", b"x-forwarded-host"})
+
+
+def forward_fields(
+    raw_headers: Any,
+    remote_addr: str,
+    scheme: str,
+    *,
+    keep_upgrade: bool = False,
+    content_length: int | None = None,
+) -> list[tuple[bytes, bytes]]:
+    """The request header fields to send upstream, as bytes in wire order: hop-by-hop
+    removed, X-Forwarded-* added and, with ``content_length``, the agent's own
+    ``Content-Length`` in place of the client's (the framing of the bytes it forwards)."""
+    # Expect: 100-continue is answered by the agent itself (see Proxy.handle)
+    drop = _ALWAYS_DROPPED
+    tokens = connection_tokens(raw_headers)
+    if tokens:
+        drop = drop | {t.encode("latin-1") for t in tokens} - _PROTECTED
+    if keep_upgrade:
+        drop = drop - _UPGRADE
+    if content_length is not None:
+        drop = drop | {b"content-length"}
+    out: list[tuple[bytes, bytes]] = []
+    forwarded_for: list[bytes] = []
+    host = b""
+    for k, v in raw_headers:
+        low = k.lower()
+        if low in drop:
+            continue
+        if low == b"x-forwarded-for":
+            forwarded_for.append(v)
+            continue
+        if low in _REPLACED:
+            continue
+        if low == b"host":
+            host = v
+        out.append((k, v))
+    if remote_addr:
+        forwarded_for.append(remote_addr.encode("latin-1"))
+    if forwarded_for:
+        out.append((b"X-Forwarded-For", b", ".join(forwarded_for)))
+    out.append((b"X-Forwarded-Proto", scheme.encode("latin-1")))
+    if host:
+        out.append((b"X-Forwarded-Host", host))
+    if content_length is not None:
+        out.append((b"Content-Length", b"%d" % content_length))
+    return out
+
+
 def forward_headers(
     raw_headers: Any, remote_addr: str, scheme: str, *, keep_upgrade: bool = False
 ) -> CIMultiDict[str]:
-    """The request headers to send upstream: hop-by-hop removed, X-Forwarded-* added."""
-    # Expect: 100-continue is answered by the agent itself (see Proxy.handle)
-    drop = HOP_BY_HOP | {"expect"} | (connection_tokens(raw_headers) - PROTECTED)
-    if keep_upgrade:
-        drop = drop - {"upgrade", "connection"}
-    out: CIMultiDict[str] = CIMultiDict()
-    forwarded_for: list[str] = []
-    host = ""
-    for k, v in raw_headers:
-        name = k.decode("latin-1")
-        low = name.lower()
-        if low in drop:
-            continue
-        value = v.decode("latin-1")
-        if low == "x-forwarded-for":
-            forwarded_for.append(value)
-            continue
-        if low in ("x-forwarded-proto", "x-forwarded-host"):
-            continue
-        if low == "host":
-            host = value
-        out.add(name, value)
-    if remote_addr:
-        forwarded_for.append(remote_addr)
-    if forwarded_for:
-        out["X-Forwarded-For"] = ", ".join(forwarded_for)
-    out["X-Forwarded-Proto"] = scheme
-    if host:
-        out["X-Forwarded-Host"] = host
-    return out
+    """:func:`forward_fields` as the header mapping aiohttp's client takes."""
+    return decoded(forward_fields(raw_headers, remote_addr, scheme, keep_upgrade=keep_upgrade))
+
+
+def decoded(fields: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
+    """Header fields as bytes pairs -> the mapping aiohttp's client takes."""
+    return CIMultiDict((k.decode("latin-1"), v.decode("latin-1")) for k, v in fields)
+
+
+_PROTOS: dict[Any, str] = {}
 
 
 def proto_of(version: Any) -> str:
     """``HTTP/1.1`` from aiohttp's ``HttpVersion`` (HTTP/1.1 when unknown)."""
-    return f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+    proto = _PROTOS.get(version)
+    if proto is None:
+        proto = f"HTTP/{version.major}.{version.minor}" if version else "HTTP/1.1"
+        if len(_PROTOS) < 16:  # the versions the parser accepts: a handful
+            _PROTOS[version] = proto
+    return proto
 
 
 def request_head(method: str, uri: str, proto: str, raw_headers: Any) -> bytes:
