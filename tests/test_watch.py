@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from ngrok_inspect.client import AgentClient
-from ngrok_inspect.errors import ConditionNotMetError, ExitCode
+from ngrok_inspect.errors import ConditionNotMetError, ExitCode, InvalidResponseError
 from ngrok_inspect.filters import RequestFilter
 from ngrok_inspect.watch import (
+    BUSY_READ,
     DEFAULT_MIN_REQUESTS,
     FollowEvent,
     ManualClock,
@@ -229,16 +230,76 @@ def test_a_busy_agent_is_not_asked_page_by_page_again_at_every_poll(
 ) -> None:
     # 200 entries a second: after one poll that had to widen, the next starts near what
     # it needs (one request), and still misses nothing
-    poller = Poller(client, page=10)
+    clock = ManualClock()
+    poller = Poller(client, page=10, clock=clock)
     poller.poll()
     second = 1
     for _ in range(3):
         new = [scripted.add(second * 1000 + i, second=second) for i in range(200)]
         second += 1
+        clock.advance(1.0)
         scripted.list_calls.clear()
         assert ids_of(poller.poll()) == new
     assert len(scripted.list_calls) == 1
     assert scripted.list_calls[0] is not None and 200 <= scripted.list_calls[0] <= 1000
+
+
+def test_entries_read_again_are_not_turned_into_models_again(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    # at full load every poll reads the last second or two again (ids of one second come
+    # in any order): only the entries new to the poller are worth a model
+    for salt in range(100, 400):
+        scripted.add(10, salt=salt)
+    poller = Poller(client, page=10, include_existing=True)
+    assert len(ids_of(poller.poll())) == 300
+    assert poller.models == 300
+    late = [scripted.add(10, salt=salt) for salt in (1, 2, 3)]  # same second, sort last
+    slow = scripted.add(11, status=None)
+    assert ids_of(poller.poll()) == late
+    assert poller.read >= 304  # the whole second read again...
+    assert poller.models == 300 + 3 + 1  # ...but models only for what was new
+    scripted.complete(slow)
+    assert ids_of(poller.poll()) == [slow]
+    assert poller.models == 300 + 3 + 1 + 1  # a pending entry is looked at again
+
+
+def test_a_malformed_new_entry_is_still_an_unreadable_answer(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    scripted.add(1)
+    poller = Poller(client)
+    poller.poll()
+    bad = scripted.add(2)
+    with scripted.lock:
+        del scripted.entries[bad]["request"]["method"]
+    with pytest.raises(InvalidResponseError, match=r"without 'request\.method'"):
+        poller.poll()
+    with scripted.lock:
+        scripted.entries[bad]["request"]["method"] = "GET"
+        scripted.entries[bad]["start"] = "yesterday"
+    with pytest.raises(InvalidResponseError, match="malformed captured request"):
+        poller.poll()
+
+
+def test_the_next_fetch_asks_for_what_arrived_at_the_rate_seen(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    # 200 entries a second, then a poll 5 s later (a slower cadence): the first request
+    # already reaches the entries seen before (no widening, which reads everything again)
+    clock = ManualClock()
+    poller = Poller(client, page=10, clock=clock)
+    poller.poll()
+    second = 1
+    for gap in (1, 1, 5):  # the first poll after the baseline widens: no rate known yet
+        new = []
+        for _ in range(gap):
+            new += [scripted.add(second * 1000 + i, second=second) for i in range(200)]
+            second += 1
+        clock.advance(gap)
+        scripted.list_calls.clear()
+        assert ids_of(poller.poll()) == new
+    assert len(scripted.list_calls) == 1, scripted.list_calls  # 2x the last read was short
 
 
 def test_same_second_entries_sorting_below_the_page_are_not_missed(
@@ -668,6 +729,30 @@ def test_follow_batches_gives_one_list_per_poll(
     batches = list(follow_batches(client, poll_interval=0.5, stop=stop, clock=clock))
     paths = [[e.request.path for e in b if e.request is not None] for b in batches]
     assert paths == [[], ["/a", "/b"], ["/c"]]  # the stop came during the third sleep
+
+
+def test_follow_batches_polls_a_busy_agent_less_often(
+    scripted: ScriptedAgent, client: AgentClient
+) -> None:
+    for salt in range(BUSY_READ):
+        scripted.add(1, salt=salt)  # one second's worth of a busy agent
+    stop = threading.Event()
+
+    def step(clock: ManualClock) -> None:
+        if len(clock.sleeps) == 1:
+            scripted.add(5)  # a later second: what was busy falls below the floor
+        if len(clock.sleeps) == 3:
+            stop.set()
+
+    clock = ManualClock(on_sleep=step)
+    batches = follow_batches(
+        client, include_existing=True, poll_interval=0.5, busy_interval=2.0, stop=stop,
+        clock=clock,
+    )  # fmt: skip
+    sizes = [len(b) for b in batches]
+    assert sizes == [BUSY_READ, 1, 0]
+    # read >= BUSY_READ entries: 2 s start to start; then a quiet agent: 0.5 s again
+    assert clock.sleeps == [2.0, 2.0, 0.5]
 
 
 def test_follow_timeout_on_a_manual_clock(scripted: ScriptedAgent, client: AgentClient) -> None:

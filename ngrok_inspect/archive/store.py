@@ -26,6 +26,10 @@ _INSERT = (
 )
 
 
+# the record column: compact, UTF-8 as is; agent JSON has no cycles to look for
+_RECORD_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def epoch_us(when: datetime) -> int:
     """Microseconds since the epoch (UTC) of an aware datetime."""
     delta = when.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -42,13 +46,19 @@ def _strip_raw(data: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
-def row_for(req: CapturedRequest, source: str) -> tuple[Any, ...]:
-    """The ``captures`` row of one capture."""
+def row_for(
+    req: CapturedRequest,
+    source: str,
+    stored_at_us: int | None = None,
+    start_us: int | None = None,
+) -> tuple[Any, ...]:
+    """The ``captures`` row of one capture; ``stored_at_us`` (default: now) and
+    ``start_us`` (its start) when the caller has them already (one time for a batch)."""
     host = req.request.header("Host") or ""
     return (
         req.id,
         req.start_text,
-        epoch_us(req.start),
+        epoch_us(req.start) if start_us is None else start_us,
         req.tunnel_name,
         req.method,
         host,
@@ -59,8 +69,8 @@ def row_for(req: CapturedRequest, source: str) -> tuple[Any, ...]:
         source,
         req.request.raw,
         None if req.response is None else req.response.raw,
-        json.dumps(_strip_raw(req.data), ensure_ascii=False, separators=(",", ":")),
-        epoch_us(datetime.now(timezone.utc)),
+        _RECORD_JSON.encode(_strip_raw(req.data)),
+        epoch_us(datetime.now(timezone.utc)) if stored_at_us is None else stored_at_us,
     )
 
 
@@ -85,10 +95,25 @@ class ArchiveWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.conn = open_archive(self.path)
+        # start texts -> epoch microseconds: a busy agent's captures share a few seconds
+        self._start_us: dict[str, int] = {}
+
+    def _rows(self, reqs: list[CapturedRequest], source: str) -> list[tuple[Any, ...]]:
+        stored_at = epoch_us(datetime.now(timezone.utc))  # one time for the batch
+        memo = self._start_us
+        if len(memo) > 4096:
+            memo.clear()
+        rows = []
+        for r in reqs:
+            start_us = memo.get(r.start_text)
+            if start_us is None:
+                start_us = memo[r.start_text] = epoch_us(r.start)
+            rows.append(row_for(r, source, stored_at, start_us))
+        return rows
 
     def add(self, reqs: Iterable[CapturedRequest], source: str) -> int:
         """Store the completed captures of ``reqs``; the number actually inserted."""
-        rows = [row_for(r, source) for r in reqs if not r.pending]
+        rows = self._rows([r for r in reqs if not r.pending], source)
         if not rows:
             return 0
         try:
@@ -174,7 +199,7 @@ class ArchiveWriter:
                 if r.id not in known and (limit is None or len(new) < limit):
                     known.add(r.id)
                     new.append(r)
-            self.conn.executemany(_INSERT, [row_for(r, source) for r in new])
+            self.conn.executemany(_INSERT, self._rows(new, source))
             self.conn.execute("COMMIT")
         except sqlite3.Error as e:
             if self.conn.in_transaction:

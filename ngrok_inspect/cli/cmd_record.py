@@ -74,7 +74,12 @@ def record_command(
             pruned(pruner.prune())
             # what one poll brought is stored in one transaction: at full load a commit per
             # capture was a third of the time, and 'record' fell behind the agent
-            for events in follow_batches(client, flt, timeout=timeout, include_existing=True):
+            # against a busy agent, poll every 2 s: each poll reads the last second or two
+            # again (ids of one second come in any order), fewer polls read less of it
+            batches = follow_batches(
+                client, flt, timeout=timeout, include_existing=True, busy_interval=2.0
+            )
+            for events in batches:
                 reqs = []
                 for event in events:
                     if event.kind != "request" or event.request is None:

@@ -26,6 +26,7 @@ from ngrok_inspect.watch.monitor import (
     error_summary,
 )
 from ngrok_inspect.watch.poller import (
+    BUSY_READ,
     SLACK,
     FollowEvent,
     Poller,
@@ -43,6 +44,7 @@ from ngrok_inspect.watch.wait import (
 )
 
 __all__ = [
+    "BUSY_READ",
     "DEFAULT_MIN_REQUESTS",
     "SLACK",
     "SYSTEM_CLOCK",

@@ -147,7 +147,7 @@ class Monitor:
         self.max_rate = max_rate
         self.max_error_rate = max_error_rate
         self.recent = recent
-        self.poller = Poller(client, flt, page=page, pending_existing=True)
+        self.poller = Poller(client, flt, page=page, pending_existing=True, clock=clock)
         self._bucket: dict[str, list[CapturedRequest]] = {}
         self._notices: list[FollowEvent] = []
         self._tunnels: set[str] = set()

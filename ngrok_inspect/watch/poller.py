@@ -19,17 +19,24 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ngrok_inspect.errors import AgentError, AgentUnreachableError, NgrokInspectError, NotFoundError
+from ngrok_inspect.errors import (
+    AgentError,
+    AgentUnreachableError,
+    InvalidResponseError,
+    NgrokInspectError,
+    NotFoundError,
+)
 from ngrok_inspect.filters import RequestFilter
+from ngrok_inspect.models import CapturedRequest, parse_rfc3339
 from ngrok_inspect.watch.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
-    from ngrok_inspect.models import CapturedRequest
 
 __all__ = [
+    "BUSY_READ",
     "MAX_LIMIT",
     "SLACK",
     "FollowEvent",
@@ -43,6 +50,8 @@ __all__ = [
 #: fetches every entry of the last second or two (see docs/benchmarks.md).
 SLACK = timedelta(seconds=1)
 MAX_LIMIT = 1_000_000
+#: a poll that read at least this many entries found a busy agent (``busy_interval``)
+BUSY_READ = 1000
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,19 @@ def is_agent_down(exc: Exception) -> bool:
     return isinstance(exc, AgentError) and exc.status_code in (502, 503)
 
 
+class _Listed:
+    """One entry of a listing as the poller needs it: id and start read from the agent's
+    JSON, the model built only when the entry is new to the poller (at full load most of
+    a listing is the last second again, already handled: see :data:`SLACK`)."""
+
+    __slots__ = ("data", "id", "start")
+
+    def __init__(self, data: dict[str, Any], start: datetime) -> None:
+        self.data = data
+        self.id = str(data["id"])
+        self.start = start
+
+
 class Poller:
     """One poll at a time over an agent's request list, deduplicated by id.
 
@@ -91,8 +113,10 @@ class Poller:
         pending_existing: bool = True,
         baseline_after_down: bool = False,
         report_misses: bool = False,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.client = client
+        self.clock = clock
         self.report_misses = report_misses
         self.baseline_after_down = baseline_after_down
         self.flt = flt or RequestFilter()
@@ -102,22 +126,64 @@ class Poller:
         self.started = False  # a first poll (the baseline) succeeded
         self.down = False
         self.polls = 0
+        self.read = 0  # entries the last poll read from the agent
+        self.models = 0  # entries turned into models, in all (the rest were known by id)
         self._seen: dict[str, datetime] = {}  # ids emitted or known as old -> start
         self._pending: set[str] = set()  # ids seen pending, to emit on completion
         self._floor: datetime | None = None  # entries older than this are not new
         self._newest_id: str | None = None  # newest id of the previous poll
-        # the limit to start the next fetch with: about what the last poll had to read, so
-        # a busy agent is not asked for page, 4x page, 16x page... again at every poll
+        # the limit to start the next fetch with: what the agent holds since the floor and
+        # what arrived since, so a busy agent is not asked for page, 4x page, 16x page...
+        # again at every poll (each widening reads everything again from the top)
         self._hint = self.page
+        self._above = 0  # entries at or above the floor at the last poll
+        self._rate: float | None = None  # new entries a second, between the last two polls
+        self._fetched_at: float | None = None  # clock.monotonic() of the last fetch
+        self._fetch_started = 0.0
+        # parsed 'start' texts: entries of one second share one, and a busy agent's
+        # listing holds thousands of entries of the same few seconds
+        self._starts: dict[str, datetime] = {}
 
-    # -- fetching
+    # -- reading the agent's entries
 
-    def _fetch(self) -> list[CapturedRequest]:
+    def _listed(self, data: dict[str, Any]) -> _Listed:
+        text = data.get("start")
+        if type(text) is not str:
+            return _Listed(data, self._model(data).start)  # raises with the model's reason
+        start = self._starts.get(text)
+        if start is None:
+            try:
+                start = parse_rfc3339(text)
+            except ValueError:
+                start = self._model(data).start  # raises with the model's reason
+            if len(self._starts) >= 4096:
+                self._starts.clear()
+            self._starts[text] = start
+        return _Listed(data, start)
+
+    def _model(self, data: dict[str, Any]) -> CapturedRequest:
+        """The entry as a model; a malformed one is the agent's unreadable answer."""
+        self.models += 1
+        try:
+            return CapturedRequest.from_api(data)
+        except ValueError as e:
+            exc = InvalidResponseError(self.client.base_url + "/api/requests/http", str(e))
+            self.client.name_agent_in(exc)
+            raise exc from None
+
+    def _fetch(self) -> list[_Listed]:
         """Newest first, widened until it reaches below the floor (or holds everything)."""
         tunnel = self.flt.agent_tunnel_param()
+        self._fetch_started = now = self.clock.monotonic()
         limit = max(self.page, self._hint)
+        if self._rate is not None and self._fetched_at is not None:
+            arrived = self._rate * max(0.0, now - self._fetched_at)
+            limit = max(self.page, min(self._above + int(1.25 * arrived) + self.page, MAX_LIMIT))
         while True:
-            reqs = self.client.list_requests(limit=limit, tunnel_name=tunnel)
+            reqs = [
+                self._listed(e)
+                for e in self.client.list_requests_raw(limit=limit, tunnel_name=tunnel)
+            ]
             if len(reqs) < limit or limit >= MAX_LIMIT:
                 return reqs
             # reached old territory: everything at or above the floor is here, unless the
@@ -179,36 +245,40 @@ class Poller:
         events.extend(self._process(reqs))
         return events
 
-    def _baseline(self, reqs: list[CapturedRequest]) -> None:
+    def _baseline(self, reqs: list[_Listed]) -> None:
         for r in reqs:
-            if r.pending and self.pending_existing:
+            if self.pending_existing and self._model(r.data).pending:
                 self._pending.add(r.id)
             else:
                 self._seen[r.id] = r.start
         self._advance(reqs)
 
-    def _process(self, reqs: list[CapturedRequest]) -> list[FollowEvent]:
+    def _process(self, reqs: list[_Listed]) -> list[FollowEvent]:
         events: list[FollowEvent] = []
         ids = set()
+        fresh = 0  # arrived since the last poll
         for r in reversed(reqs):  # oldest first
             ids.add(r.id)
             if r.id in self._seen:
-                continue
+                continue  # the common case at full load: no model for it
             if r.id in self._pending:
-                if not r.pending:
+                model = self._model(r.data)
+                if not model.pending:
                     self._pending.discard(r.id)
-                    events.extend(self._emit(r))
+                    events.extend(self._emit(model))
                 continue
             if self._floor is not None and r.start < self._floor:
                 continue  # older than what we watch: not new
-            if r.pending:
+            fresh += 1
+            model = self._model(r.data)
+            if model.pending:
                 self._pending.add(r.id)
                 continue
-            events.extend(self._emit(r))
+            events.extend(self._emit(model))
         # pending entries that scrolled out of the page: ask for them one by one
         for pid in sorted(self._pending - ids):
             try:
-                r = self.client.get_request(pid)
+                one = self.client.get_request(pid)
             except NotFoundError:
                 self._pending.discard(pid)  # cleared or evicted before it completed
                 continue
@@ -216,9 +286,11 @@ class Poller:
                 if not is_agent_down(exc):
                     raise
                 break  # the agent went away meanwhile: ask again at the next poll
-            if not r.pending:
+            if not one.pending:
                 self._pending.discard(pid)
-                events.extend(self._emit(r))
+                events.extend(self._emit(one))
+        if self._fetched_at is not None and self._fetch_started > self._fetched_at:
+            self._rate = fresh / (self._fetch_started - self._fetched_at)
         self._advance(reqs)
         return events
 
@@ -228,9 +300,12 @@ class Poller:
             return [FollowEvent("request", request=r)]
         return [FollowEvent("missed", request=r)] if self.report_misses else []
 
-    def _advance(self, reqs: list[CapturedRequest]) -> None:
+    def _advance(self, reqs: list[_Listed]) -> None:
+        self.read = len(reqs)
+        self._fetched_at = self._fetch_started
         if not reqs:
             self._newest_id = None
+            self._above = 0
             return
         self._newest_id = reqs[0].id
         newest = max(r.start for r in reqs[: min(len(reqs), 50)])
@@ -238,7 +313,8 @@ class Poller:
         if self._floor is None or floor > self._floor:
             self._floor = floor
         above = sum(1 for r in reqs if r.start >= self._floor)
-        self._hint = min(2 * above, MAX_LIMIT)  # what is held since the floor, and as many new
+        self._above = above
+        self._hint = min(2 * above, MAX_LIMIT)  # until a rate is known: as many new again
         # forget ids below the floor: they can never come back as new
         if len(self._seen) > 4 * self.page + 1000:
             f = self._floor
@@ -292,10 +368,17 @@ def follow_batches(
     pending_existing: bool = True,
     on_ready: Callable[[], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    busy_interval: float | None = None,
 ) -> Iterator[list[FollowEvent]]:
     """:func:`follow`, one list of events per poll (empty when nothing happened), for a
     caller that handles what one poll brought together (``record`` stores it in one
     transaction).
+
+    ``busy_interval`` (when given) is the time from the start of a poll that read at
+    least :data:`BUSY_READ` entries to the start of the next one (the caller's handling of
+    the batch included): every poll reads the agent's last second or two again
+    (:data:`SLACK`), so against a busy agent polling less often means fewer of the
+    entries read are ones already handled (``record`` trades latency for throughput).
 
     ``on_ready`` is called once the starting point is recorded (or the agent was found
     down at the start), before waiting for anything: the place for a trigger.
@@ -307,10 +390,12 @@ def follow_batches(
         page=page,
         include_existing=include_existing,
         pending_existing=pending_existing,
+        clock=clock,
     )
     deadline = None if timeout is None else clock.monotonic() + timeout
     first = True
     while True:
+        started = clock.monotonic()
         yield poller.poll()
         if first:
             first = False
@@ -320,6 +405,8 @@ def follow_batches(
         if stop is not None and stop.is_set():
             return
         wait = poll_interval
+        if busy_interval is not None and poller.read >= BUSY_READ:
+            wait = max(0.0, busy_interval - (clock.monotonic() - started))
         if deadline is not None:
             left = deadline - clock.monotonic()
             if left <= 0:

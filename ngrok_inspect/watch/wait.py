@@ -170,6 +170,7 @@ def wait_for(
         pending_existing=False,
         baseline_after_down=on_ready is not None,
         report_misses=not flt.is_empty,
+        clock=clock,
     )
     matched: list[CapturedRequest] = []
     # what arrived but did not match (the most recent), for the timeout's explanation
