@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import io
 import json
+import resource
+import signal
 import sqlite3
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -289,3 +293,28 @@ def test_millions_of_broken_entries_are_counted_not_listed(tmp_path: Path) -> No
     assert summary["skipped"][-1] == {"entry": 1001, "reason": "is a int, not an object"}
     assert "1497 more (--json lists the first 1000)" in r.stderr
     assert peak < 20_000_000, peak  # 300,000 Skipped would be far more
+
+
+@pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
+def test_a_disk_filling_during_an_import_exits_1_and_stores_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "a.sqlite"
+    import_file(HAR / "insomnia.har", db)
+    src = tmp_path / "big.har"
+    src.write_bytes(_big_har(2000, 2000))  # 4 MB of captures for a 2 MB file size limit
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails (EFBIG), no kill
+
+    exe = str(Path(sys.executable).with_name("ngrok-inspect"))
+    r = subprocess.run(
+        [exe, "import", str(src), "--db", str(db)],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr.splitlines()[0] == f"Error: archive {str(db)!r}: disk full; nothing was stored"
+    assert _count(db) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".import")] == []
