@@ -9,10 +9,13 @@ through it (a mix of GET/POST with small JSON bodies), then times, as separate p
 - ``ngrok-inspect --version`` and ``requests list --json --limit 1`` (the fixed cost of
   a command: interpreter, typer, one API call) against ``python -c "import requests"``
 
+and counts the modules the first two import (``-X importtime``; a module loaded through
+``importlib.import_module``, as the command's own module is, is not in that list).
+
 Prints medians and ratios (and a Markdown table with ``--markdown``). Usage::
 
     .venv/bin/python bench/bench_cli.py [--runs 15] [--captures 1000] [--markdown]
-                                        [--bytecode cached|none]
+                                        [--bytecode cached|none] [--before DIR]
 """
 
 from __future__ import annotations
@@ -90,6 +93,18 @@ def _time_all(
     return {name: (statistics.median(t), sizes[name]) for name, t in times.items()}
 
 
+def _modules_imported(cmd: str, env: dict[str, str]) -> int:
+    """How many modules ``cmd`` imports, as ``-X importtime`` lists them."""
+    out = subprocess.run(
+        cmd, shell=True, capture_output=True, text=True, check=True,
+        env={**env, "PYTHONPROFILEIMPORTTIME": "1"},
+    )  # fmt: skip
+    return sum(
+        1 for line in out.stderr.splitlines()
+        if line.startswith("import time:") and "self [us]" not in line
+    )  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)
@@ -100,6 +115,13 @@ def main() -> None:
         choices=("cached", "none"),
         default="cached",
         help="cached: as an installed package (default); none: the environment as is",
+    )
+    ap.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also time requests list --json with DIR first on PYTHONPATH (another version "
+        "of the package, e.g. from `git archive REV ngrok_inspect | tar -x -C DIR`), in "
+        "the same round-robin",
     )
     ns = ap.parse_args()
 
@@ -127,6 +149,10 @@ def main() -> None:
             ),
             "bare script (requests + json.dumps)": bare,
         }
+        if ns.before:
+            cases["before: requests list --json"] = (
+                f"env PYTHONPATH={ns.before} " + cases["ngrok-inspect requests list --json"]
+            )
         if shutil.which("curl") and shutil.which("jq"):
             cases["curl -s | jq -c '.requests[]'"] = f"curl -s '{list_url}' | jq -c '.requests[]'"
         cases["ngrok-inspect requests list --json --limit 1"] = (
@@ -134,14 +160,26 @@ def main() -> None:
         )
         cases["ngrok-inspect --version"] = f"{BIN} --version"
         cases['python -c "import requests"'] = f'{py} -c "import requests"'
-        results = _time_all(cases, ns.runs, _bytecode_env(ns.bytecode))
+        env = _bytecode_env(ns.bytecode)
+        results = _time_all(cases, ns.runs, env)
+        modules = {
+            name: _modules_imported(cases[name], env)
+            for name in (
+                "ngrok-inspect requests list --json",
+                "bare script (requests + json.dumps)",
+            )
+        }
     upstream.shutdown()
 
     floor = results["bare script (requests + json.dumps)"][0]
     start_floor = results['python -c "import requests"'][0]
     print(
         f"captures held by the agent: {held}; runs per case: {ns.runs} (median); "
-        f"bytecode: {ns.bytecode}"
+        f"bytecode: {ns.bytecode}; load average: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        "modules imported (-X importtime): "
+        + ", ".join(f"{name}: {n}" for name, n in modules.items())
     )
     rows = []
     for name, (ms, size) in results.items():

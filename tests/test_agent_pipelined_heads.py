@@ -11,6 +11,7 @@ that proves it is a second connection, opened later, being cut by the same timeo
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -225,6 +226,34 @@ def test_a_kept_alive_api_connection_still_idles_and_serves(upstream: RecordingU
             assert read_until_closed(later) == b""
         kept.sendall(request)
         assert kept.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_an_api_body_that_stops_coming_is_a_408_in_the_agents_error_shape() -> None:
+    with LocalAgent(None, body_timeout=TIMEOUT) as agent, connect(agent.api_url) as s:
+        s.sendall(
+            b"POST /api/requests/http HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": '
+        )
+        answer = read_until_closed(s)  # held for ever before: nothing bounded a body
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert json.loads(body) == {
+        "status_code": 408,
+        "msg": "request body did not arrive in time",
+        "details": {"err": f"no request body byte for {TIMEOUT:g} s"},
+    }
+
+
+def test_an_api_body_over_a_mebibyte_is_a_413_in_the_agents_error_shape() -> None:
+    with LocalAgent(None) as agent:
+        r = requests.post(
+            agent.api_url + "/api/tunnels",
+            data=b" " * (1024**2 + 1),
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+    assert r.status_code == 413
+    assert r.json()["msg"] == "request body too large"
 
 
 # -- the tracker on its own: every way of cutting a stream into reads ----------------

@@ -261,3 +261,31 @@ def test_no_scratch_file_is_left_by_a_failed_import(tmp_path: Path) -> None:
         import_file("cut.har", db, data=data[: len(data) - 40])
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert _count(db) == 0
+
+
+def test_millions_of_broken_entries_are_counted_not_listed(tmp_path: Path) -> None:
+    """A hostile file of tiny broken entries: every one counted, the first 1000 listed, the
+    heap bounded all the same."""
+    src = tmp_path / "hostile.har"
+    count = 300_000
+    with src.open("w") as f:
+        f.write('{"log": {"entries": [' + ", ".join(["1"] * count) + "]}}")
+    tracemalloc.start()
+    try:
+        r = invoke(["import", str(src), "--db", str(tmp_path / "a.sqlite"), "--json"])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert r.exit_code == 2 and "no entry of" in r.stderr
+    result = import_file(HAR / "insomnia.har", tmp_path / "b.sqlite")
+    assert result.skipped_count == 0
+    mixed = json.loads((HAR / "insomnia.har").read_text())
+    mixed["log"]["entries"] += [1] * 1500
+    src.write_text(json.dumps(mixed))
+    r = invoke(["import", str(src), "--db", str(tmp_path / "c.sqlite"), "--json"])
+    assert r.exit_code == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["skipped_count"] == 1500 and len(summary["skipped"]) == 1000
+    assert summary["skipped"][-1] == {"entry": 1001, "reason": "is a int, not an object"}
+    assert "1497 more (--json lists the first 1000)" in r.stderr
+    assert peak < 20_000_000, peak  # 300,000 Skipped would be far more

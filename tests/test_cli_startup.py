@@ -4,7 +4,7 @@ The brief's floor (``requests list --json`` within 1.5x of a bare ``requests.get
 script, bench/bench_cli.py) depends on what the command imports and on the garbage
 collector's work. These tests run the script's entry point against the recorded agent
 and check the shape of that work: which modules are imported (``sys.modules`` at exit),
-and that the listing is built with the collector paused and left frozen for the exit.
+and that the listing is built with the collector paused, the modules frozen to the exit.
 """
 
 from __future__ import annotations
@@ -130,8 +130,9 @@ def test_the_listing_is_built_with_the_collector_paused(
     assert seen["enabled_while_listing"] is False
     assert seen["threshold"] == collector.GC_THRESHOLD
     assert seen["frozen_before_listing"] > 10_000  # the modules, settled after the imports
-    # what the command held is left out of the interpreter's final collection
-    assert seen["frozen_at_exit"] > seen["frozen_before_listing"]
+    # still frozen at exit (not undone as for a caller's process): the interpreter's final
+    # collection skips them
+    assert seen["frozen_at_exit"] >= seen["frozen_before_listing"]
     assert seen["enabled"] is True
 
 

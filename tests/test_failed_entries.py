@@ -231,3 +231,19 @@ def test_follow_and_monitor_see_a_failed_entry_at_once(held: Held) -> None:
         [event] = poller.poll()
         assert event.kind == "request" and event.request is not None
         assert event.request.id == entry_id and event.request.failed
+
+
+def test_record_db_keeps_a_failed_entry_and_it_reads_failed_from_the_archive(
+    held: Held, tmp_path: Any
+) -> None:
+    db = tmp_path / "captures.db"
+    captured = Captured()
+    with LocalAgent(held.url, on_capture=captured) as agent:
+        entry_id = leave_before_the_answer(agent, held, captured)
+        # it used to be skipped as "pending", so an archive never had it
+        r = invoke(["--api-url", agent.api_url, "record", "--db", str(db), "--count", "1"])
+        assert r.exit_code == 0, r.stderr
+    [line] = invoke(["requests", "list", "--db", str(db)]).stdout.splitlines()
+    assert line.split("\t")[0] == entry_id and line.split("\t")[5] == "failed"
+    shown = invoke(["requests", "show", entry_id, "--db", str(db)]).stdout
+    assert f"Error:    {LEFT}\n" in shown

@@ -52,8 +52,11 @@ __all__ = [
 ]
 
 FORMATS = ("har", "json", "ndjson", "raw")
-#: How many reasons an error message or summary shows (all are in ImportResult.skipped).
+#: How many reasons an error message or summary shows.
 FIRST_REASONS = 3
+#: How many skipped entries an ImportResult lists (all are counted): a hostile file of
+#: millions of broken entries must not make a list of millions.
+KEPT_REASONS = 1000
 #: A batch is stored when it holds this many captures or this many raw bytes.
 BATCH_ENTRIES = 200
 BATCH_BYTES = 1 << 20
@@ -76,7 +79,8 @@ class Skipped:
 
 @dataclass
 class ImportResult:
-    """What an import did. ``entries`` = stored + duplicates + no_response + len(skipped)."""
+    """What an import did. ``entries`` = stored + duplicates + no_response + skipped_count;
+    ``skipped`` lists the first :data:`KEPT_REASONS` of the skipped entries."""
 
     path: str
     format: str
@@ -85,7 +89,14 @@ class ImportResult:
     duplicates: int = 0  # already in the archive (the same file imported before)
     no_response: int = 0  # aborted or pending entries (HAR status 0): not captures
     skipped: list[Skipped] = field(default_factory=list)
+    skipped_count: int = 0
     converted: int = 0  # entries that became captures (stored or duplicates)
+
+    def skip(self, index: int, reason: str) -> None:
+        """Count a skipped entry (and keep its reason if fewer than KEPT_REASONS are)."""
+        self.skipped_count += 1
+        if len(self.skipped) < KEPT_REASONS:
+            self.skipped.append(Skipped(index, reason))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +107,7 @@ class ImportResult:
             "duplicates": self.duplicates,
             "no_response": self.no_response,
             "skipped": [{"entry": s.index, "reason": s.reason} for s in self.skipped],
+            "skipped_count": self.skipped_count,
         }
 
 
@@ -590,16 +602,16 @@ def _batches(
                 continue
             req = _with_id(record, entry, seq)
         except _Broken as e:
-            result.skipped.append(Skipped(n, str(e)))
+            result.skip(n, str(e))
             continue
         except RecursionError:
-            result.skipped.append(Skipped(n, "nested too deeply"))
+            result.skip(n, "nested too deeply")
             continue
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as e:  # hostile
-            result.skipped.append(Skipped(n, f"malformed ({type(e).__name__}: {str(e)[:60]})"))
+            result.skip(n, f"malformed ({type(e).__name__}: {str(e)[:60]})")
             continue
         result.converted += 1
-        if strict and result.skipped:
+        if strict and result.skipped_count:
             continue  # refused in the end: converting on only to count
         row = row_for(req, source)
         batch.append(row)
@@ -607,12 +619,11 @@ def _batches(
         if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
-    skipped = result.skipped
-    first = "; ".join(str(s) for s in skipped[:FIRST_REASONS])
+    skipped = result.skipped_count
+    first = "; ".join(str(s) for s in result.skipped[:FIRST_REASONS])
     if skipped and strict:
         raise ImportRefusedError(
-            f"{len(skipped)} of {result.entries} entries of {result.path} cannot be imported"
-            f" ({first})",
+            f"{skipped} of {result.entries} entries of {result.path} cannot be imported ({first})",
             hint="Nothing was stored; drop --strict to import the others",
         )
     if skipped and not result.converted and not result.no_response:

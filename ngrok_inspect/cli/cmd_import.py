@@ -35,7 +35,10 @@ def import_command(
     ] = False,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help="Print the summary as JSON (every skipped entry and why)."),
+        typer.Option(
+            "--json",
+            help="Print the summary as JSON (the skipped entries and why, the first 1000).",
+        ),
     ] = False,
 ) -> None:
     """Import captures into an archive, each with an id of its own and a raw message built
@@ -44,7 +47,7 @@ def import_command(
     needs no more memory than its largest entry), stored in one transaction: all or nothing."""
     import sys
 
-    from ngrok_inspect.archive.importing import FIRST_REASONS, import_file
+    from ngrok_inspect.archive.importing import FIRST_REASONS, KEPT_REASONS, import_file
     from ngrok_inspect.cli.output import Output
 
     out = Output.open(json=as_json)
@@ -55,8 +58,8 @@ def import_command(
         parts.append(f"{result.duplicates} already there")
     if result.no_response:
         parts.append(f"{result.no_response} without a response (not stored)")
-    if result.skipped:
-        parts.append(f"{len(result.skipped)} skipped")
+    if result.skipped_count:
+        parts.append(f"{result.skipped_count} skipped")
     entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
     out.notice(
         f"Imported {{}} ({result.format.upper()}, {entries}) into {{}}: " + ", ".join(parts),
@@ -65,6 +68,7 @@ def import_command(
     )
     for skipped in result.skipped[:FIRST_REASONS]:
         out.notice("  skipped entry {}: {}", skipped.index, skipped.reason)
-    if len(result.skipped) > FIRST_REASONS:
-        more = len(result.skipped) - FIRST_REASONS
-        out.notice(f"  ... and {more} more (--json lists them all)")
+    if result.skipped_count > FIRST_REASONS:
+        more = result.skipped_count - FIRST_REASONS
+        listed = "them all" if result.skipped_count <= KEPT_REASONS else f"the first {KEPT_REASONS}"
+        out.notice(f"  ... and {more} more (--json lists {listed})")

@@ -1,12 +1,12 @@
 """The cyclic garbage collector in the ``ngrok-inspect`` process.
 
 A command allocates in bursts what it keeps to the end: its modules (typer, requests,
-ours: ~100,000 objects), then, for a listing, the agent's parsed JSON, the models and the
+ours: ~30,000 tracked objects), then, for a listing, the agent's parsed JSON, the models and the
 records. A collection over those frees nothing and still costs a scan of each object
 (``requests list --json`` of 1,000 captures spent ~20 ms in the collector, plus the
-final collection at exit).
-So, in the process :func:`~ngrok_inspect.cli.main` runs (never in a caller's process, a
-test's: :func:`run` alone leaves the collector as it is):
+final collection at exit). So, while :func:`~ngrok_inspect.cli.main` runs a command (in
+the script's process until it exits; for a caller of ``main(argv)``, a test, only until
+the command returns; :func:`~ngrok_inspect.cli.run` alone leaves the collector as it is):
 
 - collections come every :data:`GC_THRESHOLD` allocations instead of 700, a common
   tuning for allocation-heavy CPython programs that still bounds the cyclic garbage of the
@@ -15,11 +15,12 @@ test's: :func:`run` alone leaves the collector as it is):
   (:func:`gc.freeze`), left out of every later collection;
 - :func:`kept_to_the_end`: while a one-shot command builds what it will hold until it
   exits, no collection runs, and what it built is frozen too;
-- when the command is done, what is left is frozen: the interpreter's final collection
-  at exit would otherwise scan it all once more (~40 ms for 300,000 objects here).
+- when the command is done, what is frozen stays so (and what is left is frozen too):
+  the interpreter's final collection at exit would otherwise scan it all once more
+  (~40 ms for 300,000 objects here).
 
-Frozen objects are still freed by reference counting; only a cycle among them would wait
-for the process to end, which these are about to do anyway.
+Frozen objects are still freed by reference counting; only a cycle among them waits for
+the process to end, which changes nothing for modules or for a listing about to be printed.
 """
 
 from __future__ import annotations

@@ -30,12 +30,14 @@ from ngrok_inspect.local_agent.core import (
     UnknownEntry,
     UnknownTunnel,
 )
+from ngrok_inspect.local_agent.limits import BodyTimeout, timed_chunks
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _INT = re.compile(r"^[+-]?[0-9]+$")
 DEFAULT_LIMIT = 100
 LISTING_SLICE = 0.002  # seconds a long listing runs before it lets the proxy run
 SEND_PATH = "/api/requests/http/replay"  # our extension: send any request, captured
+BODY_MAX = 1024**2  # an API request body (aiohttp's own default bound for read())
 TUNNEL_KEYS = frozenset(
     {
         "name",
@@ -187,7 +189,10 @@ class AgentApi:
             err = api_error(exc)
             return json_response(err.to_api(), err.status_code)
         except ApiError as err:
-            return json_response(err.to_api(), err.status_code)
+            answer = json_response(err.to_api(), err.status_code)
+            if err.status_code == 408:  # the body never came whole: nothing more to read
+                answer.force_close()
+            return answer
 
     async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path
@@ -248,7 +253,7 @@ class AgentApi:
 
     async def start_tunnel(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``POST /api/tunnels``: start a new capture listener (201)."""
-        body = await _json_body(request)
+        body = await _json_body(request, self.core.api_limits.body_timeout)
         if not isinstance(body, dict):
             raise ApiError(
                 400, "invalid tunnel configuration", {"err": "expected a JSON object"}, 102
@@ -323,7 +328,7 @@ class AgentApi:
 
     async def replay(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``POST /api/requests/http {"id": ..., "tunnel_name": ...|null}`` (204)."""
-        body = await _json_body(request)
+        body = await _json_body(request, self.core.api_limits.body_timeout)
         if not isinstance(body, dict):
             raise ApiError(
                 400,
@@ -347,7 +352,7 @@ class AgentApi:
         """Our extension, ``POST /api/requests/http/replay {"tunnel_name", "raw"}``: send
         ``raw`` (base64 of a whole HTTP/1.x request) through the tunnel, capture it as
         ``remote_addr: "replayed"``; 201 with the new entry (its answer included)."""
-        body = await _json_body(request)
+        body = await _json_body(request, self.core.api_limits.body_timeout)
         if not isinstance(body, dict):
             raise ApiError(
                 400,
@@ -385,8 +390,21 @@ class AgentApi:
         return empty_response()
 
 
-async def _json_body(request: web.BaseRequest) -> Any:
-    raw = await request.read()
+async def _json_body(request: web.BaseRequest, timeout: float | None) -> Any:
+    """The request's JSON body, read under the body idle timeout and ``BODY_MAX``."""
+    parts: list[bytes] = []
+    size = 0
+    try:
+        async for data, _ in timed_chunks(request.content, timeout):
+            size += len(data)
+            if size > BODY_MAX:
+                raise ApiError(
+                    413, "request body too large", {"err": f"more than {BODY_MAX} bytes"}
+                )
+            parts.append(data)
+    except BodyTimeout as exc:
+        raise ApiError(408, "request body did not arrive in time", {"err": str(exc)}) from None
+    raw = b"".join(parts)
     try:
         return json.loads(raw.decode("utf-8") if raw else "", parse_constant=_no_constant)
     except RecursionError:

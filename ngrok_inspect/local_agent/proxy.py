@@ -30,6 +30,7 @@ from ngrok_inspect.local_agent.websocket import relay_websocket
 from ngrok_inspect.local_agent.wire import (
     HOP_BY_HOP,
     SKIP_AUTO_HEADERS,
+    arrived_whole,
     chunks,
     connection_tokens,
     decoded,
@@ -206,11 +207,9 @@ class Proxy:
 
     async def _read_whole(self, request: web.BaseRequest, entry: Entry) -> bytes:
         """A request body read to its end (and captured); ``_ClientGone`` if it stops."""
-        stream = request.content
         msg = entry.request
-        if msg.chunk_sizes is None and stream.is_eof() and stream.exception() is None:
-            # the whole body came with the head (the usual small POST): no wait, no timer
-            data = stream.read_nowait(-1)
+        data = arrived_whole(request.content) if msg.chunk_sizes is None else None
+        if data is not None:  # no wait, so no body timer
             msg.add_body(data, self.capture_limit, False)
             msg.complete = True
             return data
@@ -271,12 +270,12 @@ class Proxy:
         if small:
             # small bodies: one write of head and body to the client
             parts = []
-            content = upstream.content
             try:
-                if content.is_eof() and content.exception() is None:
-                    parts.append(content.read_nowait(-1))  # all came with the head
+                whole = arrived_whole(upstream.content)
+                if whole is not None:
+                    parts.append(whole)
                 else:
-                    async for piece, _ in chunks(content):
+                    async for piece, _ in chunks(upstream.content):
                         parts.append(piece)
             except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
                 # the upstream broke off before the client got a byte: the client and the

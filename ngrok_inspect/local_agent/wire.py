@@ -244,6 +244,14 @@ async def chunks(stream: StreamReader) -> AsyncIterator[tuple[bytes, bool]]:
         yield data, end
 
 
+def arrived_whole(stream: StreamReader) -> bytes | None:
+    """The whole body if all of it has arrived already (the usual small message, which
+    comes with its head), read without waiting; None when some is still to come."""
+    if stream.is_eof() and stream.exception() is None:
+        return stream.read_nowait(-1)
+    return None
+
+
 _TOKEN = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 9110 section 5.6.2
 _VERSION = re.compile(rb"^HTTP/1\.[01]$")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # controls other than tab
