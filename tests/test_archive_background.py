@@ -122,3 +122,41 @@ def test_record_interrupted_reports_every_capture_it_stored(
         stored = [r.id for r in src.list_requests()]
     assert sorted(reported) == sorted(stored)  # what is in the file was said, once each
     assert len(set(reported)) == len(reported)
+
+
+def test_a_second_ctrl_c_stops_record_waiting_for_a_silent_agent(tmp_path: Path) -> None:
+    # an "agent" that accepts the connection and never answers: record waits in its poll
+    # for --api-timeout (60 s); the first Ctrl-C asks it to stop after that poll, the next
+    # one stops it at once
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        db = tmp_path / "a.sqlite"
+        proc = subprocess.Popen(
+            [*EXE, "--api-timeout", "60", "record", "--db", str(db), "--api-url",
+             f"http://127.0.0.1:{port}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            conn, _ = silent.accept()  # record's first poll is waiting for its answer
+            with conn:
+                for _ in range(100):  # signals sent close together may arrive as one
+                    proc.send_signal(signal.SIGINT)
+                    try:
+                        proc.wait(timeout=0.2)
+                        break
+                    except subprocess.TimeoutExpired:
+                        continue
+                out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == 130, err
+    assert out == b"" and b"Traceback" not in err
+    with ArchiveSource(db) as src:
+        assert src.count() == 0

@@ -95,8 +95,9 @@ def record_command(
             # runs; a busy agent is polled every 2 s: each poll reads the last second or
             # two again (ids of one second come in any order), fewer polls read less of it
             # Ctrl-C (or SIGTERM) stops the loop between two steps, not in the middle of
-            # an NDJSON line: the batch in flight is written and reported, then exit 130
-            with stop_requested() as stop:
+            # an NDJSON line: the batch in flight is written and reported, then exit 130;
+            # a second one stops at once (a batch in flight is still written whole)
+            with stop_requested(second_interrupts=True) as stop:
                 batches = follow_batches(
                     client,
                     flt,
