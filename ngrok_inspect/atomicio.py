@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -162,11 +163,29 @@ def _write_device(path: Path, payload: bytes) -> None:
             os.close(fd)
 
 
+#: held back while stdout is written: a signal that interrupts a large blocking write to
+#: a pipe makes CPython's buffered writer drop the rest of it (an NDJSON line cut in two,
+#: the next one glued on); the signal is handled as soon as the write is done
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def write_stdout(data: str | bytes) -> None:
-    """Write ``data`` to stdout and flush it; an OS error (full disk, EIO) becomes an
-    OutputError naming the reason (exit 1). A closed pipe stays a BrokenPipeError, which
-    the CLI ends quietly (as ``head`` expects)."""
+    """Write ``data`` to stdout and flush it, whole even if Ctrl-C comes meanwhile (it is
+    handled right after); an OS error (full disk, EIO) becomes an OutputError naming the
+    reason (exit 1). A closed pipe stays a BrokenPipeError, which the CLI ends quietly
+    (as ``head`` expects)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - Windows
+        _write_stdout(payload)
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        _write_stdout(payload)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _write_stdout(payload: bytes) -> None:
     try:
         sys.stdout.flush()
         buffer = getattr(sys.stdout, "buffer", None)

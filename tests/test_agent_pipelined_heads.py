@@ -182,10 +182,12 @@ def test_whole_pipelined_requests_leave_the_connection_idle_past_the_timeout(
 # -- the API listener ------------------------------------------------------------------
 
 
-def test_a_trickled_head_to_the_api_is_cut_at_the_header_timeout() -> None:
+def test_a_trickled_head_to_the_api_is_cut_at_the_header_timeout(
+    upstream: RecordingUpstream,
+) -> None:
     stop = threading.Event()
     head = b"GET /api/tunnels HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 5000 + b"\r\n\r\n"
-    with LocalAgent(None, header_timeout=TIMEOUT) as agent, connect(agent.api_url) as s:
+    with LocalAgent(upstream.url, header_timeout=TIMEOUT) as agent, connect(agent.api_url) as s:
 
         def trickle() -> None:
             for i in range(len(head)):
@@ -208,8 +210,10 @@ def test_a_trickled_head_to_the_api_is_cut_at_the_header_timeout() -> None:
         assert requests.get(agent.api_url + "/api/tunnels", timeout=10).status_code == 200
 
 
-def test_an_api_connection_that_sends_nothing_or_half_a_head_is_closed() -> None:
-    with LocalAgent(None, header_timeout=TIMEOUT) as agent:
+def test_an_api_connection_that_sends_nothing_or_half_a_head_is_closed(
+    upstream: RecordingUpstream,
+) -> None:
+    with LocalAgent(upstream.url, header_timeout=TIMEOUT) as agent:
         with connect(agent.api_url) as silent:
             assert read_until_closed(silent) == b""
         with connect(agent.api_url) as half:
@@ -228,8 +232,10 @@ def test_a_kept_alive_api_connection_still_idles_and_serves(upstream: RecordingU
         assert kept.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")
 
 
-def test_an_api_body_that_stops_coming_is_a_408_in_the_agents_error_shape() -> None:
-    with LocalAgent(None, body_timeout=TIMEOUT) as agent, connect(agent.api_url) as s:
+def test_an_api_body_that_stops_coming_is_a_408_in_the_agents_error_shape(
+    upstream: RecordingUpstream,
+) -> None:
+    with LocalAgent(upstream.url, body_timeout=TIMEOUT) as agent, connect(agent.api_url) as s:
         s.sendall(
             b"POST /api/requests/http HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"id": '
@@ -244,8 +250,10 @@ def test_an_api_body_that_stops_coming_is_a_408_in_the_agents_error_shape() -> N
     }
 
 
-def test_an_api_body_over_a_mebibyte_is_a_413_in_the_agents_error_shape() -> None:
-    with LocalAgent(None) as agent:
+def test_an_api_body_over_a_mebibyte_is_a_413_in_the_agents_error_shape(
+    upstream: RecordingUpstream,
+) -> None:
+    with LocalAgent(upstream.url) as agent:
         r = requests.post(
             agent.api_url + "/api/tunnels",
             data=b" " * (1024**2 + 1),

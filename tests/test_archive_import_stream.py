@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import resource
+import signal
 import sqlite3
+import subprocess
+import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -289,3 +295,74 @@ def test_millions_of_broken_entries_are_counted_not_listed(tmp_path: Path) -> No
     assert summary["skipped"][-1] == {"entry": 1001, "reason": "is a int, not an object"}
     assert "1497 more (--json lists the first 1000)" in r.stderr
     assert peak < 20_000_000, peak  # 300,000 Skipped would be far more
+
+
+@pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
+def test_a_disk_filling_during_an_import_exits_1_and_stores_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "a.sqlite"
+    import_file(HAR / "insomnia.har", db)
+    src = tmp_path / "big.har"
+    src.write_bytes(_big_har(2000, 2000))  # 4 MB of captures for a 2 MB file size limit
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000_000, 2_000_000))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails (EFBIG), no kill
+
+    exe = str(Path(sys.executable).with_name("ngrok-inspect"))
+    r = subprocess.run(
+        [exe, "import", str(src), "--db", str(db)],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    assert r.stderr.splitlines()[0] == f"Error: archive {str(db)!r}: disk full; nothing was stored"
+    assert _count(db) == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".import")] == []
+
+
+def test_progress_is_reported_after_each_full_batch(tmp_path: Path) -> None:
+    src = tmp_path / "big.har"
+    src.write_bytes(_big_har(BATCH_ENTRIES * 3 + 10, 100))
+    seen: list[tuple[int, int | None]] = []
+    import_file(src, tmp_path / "a.sqlite", progress=lambda n, at: seen.append((n, at)))
+    assert [n for n, _ in seen] == [BATCH_ENTRIES, BATCH_ENTRIES * 2, BATCH_ENTRIES * 3]
+    offsets = [at or 0 for _, at in seen]
+    assert all(at for _, at in seen)  # a file: how far into it, always known
+    assert offsets == sorted(offsets) and offsets[-1] <= src.stat().st_size
+
+
+def test_a_terminal_sees_the_import_progress(tmp_path: Path) -> None:
+    src = tmp_path / "big.har"
+    src.write_bytes(_big_har(BATCH_ENTRIES * 3 + 10, 100))
+    leader, follower = pty.openpty()
+    exe = str(Path(sys.executable).with_name("ngrok-inspect"))
+    proc = subprocess.Popen(
+        [exe, "import", str(src), "--db", str(tmp_path / "a.sqlite")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+        env={**os.environ, "NO_COLOR": "1"},
+    )  # fmt: skip
+    os.close(follower)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(timeout=60) == 0, seen
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(leader)
+    text = seen.decode()
+    assert f"\rImporting {src}: {BATCH_ENTRIES} entries read, " in text
+    assert f"\rImporting {src}: {BATCH_ENTRIES * 3} entries read, " in text
+    assert "%" in text
+    last = text.replace("\r\n", "\n").rstrip("\n").split("\n")[-1]
+    assert last.startswith(f"Imported {src} (HAR, {BATCH_ENTRIES * 3 + 10} entries)")
+    assert proc.stdout is not None and proc.stdout.read() == b""  # stdout: data only

@@ -116,6 +116,11 @@ def test_a_client_that_left_before_the_answer_reads_failed_with_its_cause(held: 
         assert "Duration: -" not in shown
         assert "== Response: none (the exchange failed: see Error)" in shown
         assert "pending" not in shown
+        # its response body cannot come: not "wait for it"
+        r = invoke(["--api-url", agent.api_url, "requests", "show", entry_id, "--body", "response"])
+        assert (r.exit_code, r.stdout) == (4, "")
+        assert f"has no response: the exchange failed ({LEFT})" in r.stderr
+        assert "Wait" not in r.stderr
 
         stats = json.loads(cli(agent, "stats", "--json"))
         assert (stats["pending"], stats["failed"]) == (0, 1)

@@ -219,3 +219,35 @@ def test_raw_bytes_refuse_control_bytes_to_a_real_terminal(
     finally:
         os.close(leader)
         os.close(follower)
+
+
+_SIGNALLED_WRITER = r"""
+import signal, sys
+from ngrok_inspect.atomicio import write_stdout
+seen = []
+signal.signal(signal.SIGINT, lambda *_: seen.append(1))  # a handler, like record's stop
+sys.stdout.buffer.write(b"ready\n"); sys.stdout.buffer.flush()
+for n in range(30):
+    write_stdout(b"%d " % n + b"x" * 300_000 + b"\n")
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_signal_during_a_large_write_to_a_pipe_loses_nothing() -> None:
+    # CPython's buffered writer drops the rest of a blocking pipe write that a handled
+    # signal interrupts: write_stdout holds SIGINT/SIGTERM back while it writes
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIGNALLED_WRITER], stdout=subprocess.PIPE, bufsize=0
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    got = b""
+    for _ in range(20):  # the writer is blocked on the full pipe while each signal comes
+        got += os.read(proc.stdout.fileno(), 100_000)
+        proc.send_signal(signal.SIGINT)
+    got += proc.communicate(timeout=60)[0]
+    assert proc.returncode == 0
+    assert got.split(b"\n")[:-1] == [b"%d " % n + b"x" * 300_000 for n in range(30)]

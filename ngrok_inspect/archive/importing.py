@@ -578,7 +578,12 @@ def _with_id(record: dict[str, Any], entry: Any, seq: int) -> CapturedRequest:
 
 
 def _batches(
-    fmt: str, entries: Iterable[Any], result: ImportResult, strict: bool, source: str
+    fmt: str,
+    entries: Iterable[Any],
+    result: ImportResult,
+    strict: bool,
+    source: str,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The archive rows of ``entries`` in batches, counting into ``result`` as it goes
     (a capture becomes its row at once: the row is its raw bytes, the model more). Once
@@ -619,6 +624,8 @@ def _batches(
         if len(batch) >= BATCH_ENTRIES or size >= BATCH_BYTES:
             yield batch
             batch, size = [], 0
+            if progress:
+                progress(n)
     skipped = result.skipped_count
     first = "; ".join(str(s) for s in result.skipped[:FIRST_REASONS])
     if skipped and strict:
@@ -641,6 +648,7 @@ def import_file(
     *,
     strict: bool = False,
     data: bytes | BinaryIO | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> ImportResult:
     """Import the HAR file or export at ``path`` (or read from ``data``, bytes or a binary
     stream such as stdin) into the archive ``db``, entry by entry, all or nothing.
@@ -649,7 +657,8 @@ def import_file(
     whose every entry is broken, :class:`ImportRefusedError` (exit 6) with ``strict`` when
     any entry is broken, :class:`~ngrok_inspect.archive.ArchiveError` for the database;
     in every case nothing is stored. The archive is created only when there is something
-    to store.
+    to store. ``progress(entries, offset)`` is called after each full batch: the entries
+    read so far and how far into the file that is (bytes; None for a pipe).
     """
     name = str(path)
     if data is None:
@@ -665,7 +674,16 @@ def import_file(
         fmt, entries = read_document(stream, name)
         result = ImportResult(name, fmt)
         source = f"{fmt}:{Path(name).resolve()}" if name != "-" else f"{fmt}:stdin"
-        batches = _batches(fmt, entries, result, strict, source)
+
+        def report(n: int) -> None:
+            if progress:
+                try:
+                    offset: int | None = stream.tell()
+                except (OSError, ValueError):  # a pipe
+                    offset = None
+                progress(n, offset)
+
+        batches = _batches(fmt, entries, result, strict, source, report)
         first = next(batches, None)  # opens no archive for a file with nothing to store
         if first is not None:
             with ArchiveWriter(db) as writer:

@@ -68,7 +68,7 @@ class _Window:
         self.offset = 0  # bytes read so far
         self.lines = 0  # newlines in the text already dropped
         self.column = 0  # characters after the last dropped newline
-        self.newline = False  # the last skip_ws() passed a newline
+        self.newline = False  # the last peek() passed a newline
 
     def read(self, size: int = 0) -> bool:
         """Append the text of ``size`` (at least a chunk) more bytes; False at the end."""

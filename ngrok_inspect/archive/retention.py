@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from ngrok_inspect.archive.store import ArchiveWriter
 from ngrok_inspect.errors import UsageError
 
-__all__ = ["PRUNE_EVERY", "Pruner", "Retention"]
+__all__ = ["PRUNE_EVERY", "Prunable", "Pruner", "Retention"]
 
 #: Seconds between prunes while recording (the archive may exceed the limits this long).
 PRUNE_EVERY = 60.0
@@ -59,13 +59,21 @@ class Retention:
         return ", ".join(parts)
 
 
+class Prunable(Protocol):
+    """What a :class:`Pruner` needs of a writer (``ArchiveWriter``, ``BackgroundWriter``)."""
+
+    def prune(self, *, retain: float | None = None, max_size: int | None = None) -> int:
+        """Delete what is too old, then the oldest beyond ``max_size``; how many."""
+        ...
+
+
 class Pruner:
     """Applies a :class:`Retention` to a writer: :meth:`prune` now, :meth:`due` at most
     every ``every`` seconds (called after each stored capture)."""
 
     def __init__(
         self,
-        writer: ArchiveWriter,
+        writer: Prunable,
         retention: Retention,
         *,
         every: float = PRUNE_EVERY,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ngrok_inspect.archive.schema import ArchiveError, archive_error, open_archive
+from ngrok_inspect.errors import ExitCode
 from ngrok_inspect.models import CapturedRequest
 
 _COLUMNS = (
@@ -174,7 +175,14 @@ class ArchiveWriter:
                     self.conn.execute("ROLLBACK")
                 self.conn.execute("DETACH DATABASE stage")
         except sqlite3.Error as e:
-            raise archive_error(e, self.path) from None
+            err = archive_error(e, self.path)
+            if err.exit_code == ExitCode.FAILURE:  # a full disk: say that nothing was kept
+                err = ArchiveError(
+                    f"archive {str(self.path)!r}: disk full; nothing was stored",
+                    hint="Free some space beside the archive (the rows are staged there)",
+                )
+                err.exit_code = ExitCode.FAILURE
+            raise err from None
         finally:
             scratch.unlink(missing_ok=True)
         return inserted

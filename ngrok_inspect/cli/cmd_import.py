@@ -51,7 +51,27 @@ def import_command(
     from ngrok_inspect.cli.output import Output
 
     out = Output.open(json=as_json)
-    result = import_file(file, db, strict=strict, data=sys.stdin.buffer if file == "-" else None)
+    live = out.progress_live()
+    total = _size(file) if live else None
+    shown = False
+
+    def progress(entries: int, offset: int | None) -> None:
+        nonlocal shown
+        shown = True
+        done = f", {min(offset * 100 // total, 100)} %" if total and offset is not None else ""
+        out.progress(f"Importing {file}: {entries} entries read{done}")
+
+    try:
+        result = import_file(
+            file,
+            db,
+            strict=strict,
+            data=sys.stdin.buffer if file == "-" else None,
+            progress=progress if live else None,
+        )
+    finally:
+        if shown:
+            out.end_progress()
     out.view(json=result.to_dict)
     parts = [f"{result.stored} new"]
     if result.duplicates:
@@ -72,3 +92,13 @@ def import_command(
         more = result.skipped_count - FIRST_REASONS
         listed = "them all" if result.skipped_count <= KEPT_REASONS else f"the first {KEPT_REASONS}"
         out.notice(f"  ... and {more} more (--json lists {listed})")
+
+
+def _size(file: str) -> int | None:
+    """The size of the file to import, for a percentage (None: stdin, or not a file)."""
+    from pathlib import Path
+
+    try:
+        return Path(file).stat().st_size if file != "-" else None
+    except OSError:
+        return None

@@ -53,8 +53,11 @@ def record_command(
     holds now, then new ones as they complete (survives agent restarts and 'clear').
     A second run into the same file adds only what is new. Stops on Ctrl-C, --count,
     --timeout."""
-    from ngrok_inspect.archive import ArchiveError, ArchiveWriter
+    from ngrok_inspect.archive import ArchiveError
+    from ngrok_inspect.archive.background import BackgroundWriter
     from ngrok_inspect.archive.retention import Pruner, Retention
+    from ngrok_inspect.cli.signals import stop_requested
+    from ngrok_inspect.models import CapturedRequest
     from ngrok_inspect.render.monitor import notice_line
     from ngrok_inspect.watch import follow_batches
 
@@ -63,44 +66,64 @@ def record_command(
     st = state()
     stored = 0
     live = out.progress_live() and not verbose
+    interrupted = False
 
     def pruned(n: int) -> None:
         if n:
             out.notice(f"pruned {n} capture{'s' if n != 1 else ''} ({retention.describe()})")
 
+    def report(new: list[CapturedRequest]) -> None:
+        nonlocal stored
+        for req in new:
+            stored += 1
+            if as_json:
+                out.record(req)
+            if verbose:
+                out.notice(
+                    "stored {} {} {} {}",
+                    req.id, req.method, req.request.uri, req.status_code,
+                )  # fmt: skip
+            elif live:
+                out.progress(f"stored {stored}")
+
     try:
-        with ArchiveWriter(db) as writer, st.client() as client:
+        with BackgroundWriter(db) as writer, st.client() as client:
             pruner = Pruner(writer, retention)
             pruned(pruner.prune())
-            # what one poll brought is stored in one transaction: at full load a commit per
-            # capture was a third of the time, and 'record' fell behind the agent
-            # against a busy agent, poll every 2 s: each poll reads the last second or two
-            # again (ids of one second come in any order), fewer polls read less of it
-            batches = follow_batches(
-                client, flt, timeout=timeout, include_existing=True, busy_interval=2.0
-            )
-            for events in batches:
-                reqs = []
-                for event in events:
-                    if event.kind != "request" or event.request is None:
-                        out.notice(notice_line(event))
-                        continue
-                    reqs.append(event.request)
-                left = None if count is None else count - stored
-                for req in writer.add_new(reqs, st.settings.api_url, limit=left):
-                    stored += 1
-                    if as_json:
-                        out.record(req)
-                    if verbose:
-                        out.notice(
-                            "stored {} {} {} {}",
-                            req.id, req.method, req.request.uri, req.status_code,
-                        )  # fmt: skip
-                    elif live:
-                        out.progress(f"stored {stored}")
-                pruned(pruner.due())
-                if count is not None and stored >= count:
-                    break
+            # what one poll brought is stored in one transaction (a commit per capture was
+            # a third of the time at full load), on the writer's thread while the next poll
+            # runs; a busy agent is polled every 2 s: each poll reads the last second or
+            # two again (ids of one second come in any order), fewer polls read less of it
+            # Ctrl-C (or SIGTERM) stops the loop between two steps, not in the middle of
+            # an NDJSON line: the batch in flight is written and reported, then exit 130;
+            # a second one stops at once (a batch in flight is still written whole)
+            with stop_requested(second_interrupts=True) as stop:
+                batches = follow_batches(
+                    client,
+                    flt,
+                    timeout=timeout,
+                    include_existing=True,
+                    busy_interval=2.0,
+                    stop=stop,
+                )
+                for events in batches:
+                    report(writer.collect())  # the last poll's batch, written meanwhile
+                    reqs = []
+                    for event in events:
+                        if event.kind != "request" or event.request is None:
+                            out.notice(notice_line(event))
+                            continue
+                        reqs.append(event.request)
+                    if reqs:
+                        left = None if count is None else count - stored
+                        writer.submit(reqs, st.settings.api_url, limit=left)
+                        if count is not None:  # this batch may reach the count: know now
+                            report(writer.collect())
+                    pruned(pruner.due())
+                    if (count is not None and stored >= count) or stop.is_set():
+                        break
+                report(writer.collect())
+                interrupted = stop.is_set()
             pruned(pruner.prune())
     except ArchiveError:
         if stored:  # what is in the file stays: say how much before the error line
@@ -110,3 +133,5 @@ def record_command(
         if live:
             out.end_progress()
     out.notice(f"{stored} new capture{'s' if stored != 1 else ''} stored in {{}}", db)
+    if interrupted:
+        raise KeyboardInterrupt  # exit 130, "Interrupted", like the other live commands

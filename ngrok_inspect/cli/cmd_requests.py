@@ -221,6 +221,11 @@ def show_command(
             req = client.get_request(client.resolve_id(request_id))
             public_urls = {} if (raw or body or as_json) else _public_urls(client)
     side = body or (raw if raw in ("request", "response") else None)
+    if side == "response" and req.failed:
+        raise NotFoundError(
+            f"request {req.id} has no response: the exchange failed ({req.error})",
+            hint=f"'ngrok-inspect requests show {req.id}' shows what was captured",
+        )
     if side == "response" and req.response is None:
         raise NotFoundError(
             f"request {req.id} has no response yet",

@@ -91,7 +91,7 @@ ErrorsOpt = Annotated[
     bool,
     typer.Option(
         "--errors",
-        help="Only errors: status >= 400, no response yet, or an answer that broke off.",
+        help="Only errors: status >= 400, no response (pending or failed), or a broken answer.",
         rich_help_panel=FILTER_PANEL,
     ),
 ]

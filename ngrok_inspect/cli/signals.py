@@ -9,18 +9,24 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def stop_requested() -> Iterator[threading.Event]:
+def stop_requested(*, second_interrupts: bool = False) -> Iterator[threading.Event]:
     """An event set by SIGINT or SIGTERM while the block runs (handlers restored after).
 
     The command then leaves its loop, closes what it opened and exits 0, instead of
-    dying with a KeyboardInterrupt wherever it happened to be.
+    dying with a KeyboardInterrupt wherever it happened to be. ``second_interrupts``: a
+    second signal raises KeyboardInterrupt at once (the loop may be waiting for a slow
+    agent's answer, up to --api-timeout).
     """
     stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+
+    def handler(*_: object) -> None:
+        if second_interrupts and stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -93,10 +93,12 @@ class HeadTracker:
         """Look in ``data`` (at offset ``start``) for the awaited head's start and end."""
         i = max(self.mark - start, 0)
         if self.begin < 0:
-            found = _NOT_CRLF.search(data, i)
-            if found is None:
-                return
-            i = found.start()
+            first = data[i : i + 1]
+            if not first or first in b"\r\n":  # (rare) empty lines before a request line
+                found = _NOT_CRLF.search(data, i)
+                if found is None:
+                    return
+                i = found.start()
             self.begin = start + i
         elif self.begin < start:  # the blank line may have begun in the previous bytes
             keep = min(3, start - self.begin - 1)
