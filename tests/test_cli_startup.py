@@ -136,6 +136,42 @@ def test_the_listing_is_built_with_the_collector_paused(
     assert seen["enabled"] is True
 
 
+_COUNT_EVALS = """
+import builtins, typer.main
+from ngrok_inspect.cli.app import app
+from ngrok_inspect.cli.commands import load_for
+load_for("requests")
+calls = []
+real_eval = builtins.eval
+def counting(*args):
+    calls.append(1)
+    return real_eval(*args)
+builtins.eval = counting
+typer.main.get_command(app)
+builtins.eval = real_eval
+print(len(calls))
+"""
+
+
+def test_building_the_requests_commands_evaluates_no_annotation_strings() -> None:
+    """typer reads every parameter's annotation at each start; a string annotation (from
+    ``from __future__ import annotations``) costs it an ``eval``: none on this path."""
+    out = subprocess.run(
+        [sys.executable, "-c", _COUNT_EVALS],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert out.stdout.strip() == "0"
+
+
+def test_the_eval_probe_counts_string_annotations() -> None:
+    """The probe can fail: a command module with string annotations costs evals."""
+    code = _COUNT_EVALS.replace('load_for("requests")', 'load_for("status")')
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert int(out.stdout) > 0
+
+
 def test_a_callers_process_gets_its_collector_back() -> None:
     """``owned(process=False)`` (main with argv: tests) restores everything it changed."""
     before = gc.get_threshold()
