@@ -159,7 +159,12 @@ class Proxy:
         fields = forward_fields(raw_headers, remote, tunnel.proto, content_length=framed)
         upstream: aiohttp.ClientResponse | PooledResponse
         try:
-            if tunnel.pool is not None and (body is None or isinstance(body, bytes)):
+            # HEAD answers have a length but no body: aiohttp's client knows, llhttp not
+            if (
+                tunnel.pool is not None
+                and (body is None or isinstance(body, bytes))
+                and method != "HEAD"
+            ):
                 upstream = await tunnel.pool.request(method, uri, fields, body)
             else:
                 upstream = await self.session.request(

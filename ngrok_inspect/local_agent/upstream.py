@@ -1,10 +1,9 @@
 """A lean keep-alive connection pool to a plain-HTTP upstream, for bodies held in memory.
 
-It writes the request itself (head built from the forwarded headers, body bytes) and
-reads the answer with aiohttp's own response protocol and C parser
-(``aiohttp.client_proto.ResponseHandler``), skipping ``ClientSession``'s per-request
-machinery, which is most of a proxied request's cost. Streaming request bodies, TLS
-upstreams and WebSockets still go through ``ClientSession``.
+It writes each request itself (head built from the forwarded fields, body bytes) on an
+:class:`~connection.UpstreamConnection`, which reads the answer with llhttp, skipping
+aiohttp's client machinery, which was most of a proxied request's cost. Streaming request
+bodies, HEAD requests, TLS upstreams and WebSockets still go through ``ClientSession``.
 
 The answer is wrapped in :class:`PooledResponse`, which has the attributes of
 ``aiohttp.ClientResponse`` the proxy uses (``status``, ``reason``, ``version``,
@@ -20,7 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-from aiohttp.client_proto import ResponseHandler
+from aiohttp import StreamReader
+
+from ngrok_inspect.local_agent.connection import Head, UpstreamConnection
 
 MAX_IDLE = 256
 # Linux: an upstream that writes head and body in two sends (Nagle on its side) waits for
@@ -64,17 +65,18 @@ QUICKACK_FD = fd_quickack_setter()
 class PooledResponse:
     """The parts of an upstream answer the proxy reads; ``release()`` returns the conn."""
 
-    def __init__(self, pool: UpstreamPool, proto: ResponseHandler, message: Any, payload: Any):
+    def __init__(
+        self, pool: UpstreamPool, conn: UpstreamConnection, head: Head, payload: StreamReader
+    ) -> None:
         self._pool = pool
-        self._proto: ResponseHandler | None = proto
-        self.status: int = message.code
-        self.reason: str = message.reason
-        self.version = message.version
-        self.raw_headers: tuple[tuple[bytes, bytes], ...] = message.raw_headers
+        self._conn: UpstreamConnection | None = conn
+        self.status = head.code
+        self.reason = head.reason
+        self.version = head.version
+        self.raw_headers = head.raw_headers
         self.content = payload
-        self._should_close = bool(message.should_close)
-        length = message.headers.get("Content-Length")
-        self.content_length = int(length) if length is not None and length.isdigit() else None
+        self._should_close = head.should_close
+        self.content_length = head.content_length
 
     async def read(self) -> bytes:
         """The whole body."""
@@ -82,13 +84,13 @@ class PooledResponse:
 
     def release(self) -> None:
         """Give the connection back (or close it when it cannot be reused)."""
-        proto, self._proto = self._proto, None
-        if proto is None:
+        conn, self._conn = self._conn, None
+        if conn is None:
             return
         if self._should_close or not self.content.is_eof():
-            self._pool.discard(proto)
+            self._pool.discard(conn)
         else:
-            self._pool.put(proto)
+            self._pool.put(conn)
 
 
 class UpstreamPool:
@@ -98,32 +100,36 @@ class UpstreamPool:
         self.host = host
         self.port = port
         self.timeout = timeout
-        self._idle: list[ResponseHandler] = []
+        self._idle: list[UpstreamConnection] = []
         # each connection's socket (or, with QUICKACK_FD, its descriptor), looked up once
-        self._sockets: dict[ResponseHandler, Any] = {}
+        self._sockets: dict[UpstreamConnection, Any] = {}
 
-    def put(self, proto: ResponseHandler) -> None:
+    def put(self, conn: UpstreamConnection) -> None:
         """Keep an idle connection for the next request."""
-        if proto.is_connected() and not proto.should_close and len(self._idle) < MAX_IDLE:
-            self._idle.append(proto)
+        if conn.reusable() and len(self._idle) < MAX_IDLE:
+            self._idle.append(conn)
         else:
-            self.discard(proto)
+            self.discard(conn)
 
-    def discard(self, proto: ResponseHandler) -> None:
+    def discard(self, conn: UpstreamConnection) -> None:
         """Close a connection that will not be reused."""
-        self._sockets.pop(proto, None)
-        proto.close()
+        self._sockets.pop(conn, None)
+        conn.close()
 
-    async def _connect(self) -> ResponseHandler:
+    async def _connect(self) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
-        transport, proto = await asyncio.wait_for(
-            loop.create_connection(lambda: ResponseHandler(loop), self.host, self.port),
+        transport, conn = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: UpstreamConnection(loop, self.timeout), self.host, self.port
+            ),
             self.timeout,
         )
-        if QUICKACK is not None:
-            sock = transport.get_extra_info("socket")
-            self._sockets[proto] = sock.fileno() if QUICKACK_FD is not None else sock
-        return proto
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if QUICKACK is not None:
+                self._sockets[conn] = sock.fileno() if QUICKACK_FD is not None else sock
+        return conn
 
     async def request(
         self, method: str, uri: str, fields: list[tuple[bytes, bytes]], body: bytes | None
@@ -142,52 +148,36 @@ class UpstreamPool:
             lines.append(body)
         data = b"".join(lines)
         while self._idle:
-            proto = self._idle.pop()
-            if not proto.is_connected() or proto.should_close:
-                self.discard(proto)
+            conn = self._idle.pop()
+            if not conn.reusable():
+                self.discard(conn)
                 continue
             try:
-                return await self._exchange(proto, method, data)
+                return await self._exchange(conn, data)
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
-                self.discard(proto)
                 if method not in IDEMPOTENT:
                     raise
                 # the upstream closed the idle connection: try a fresh one
-        return await self._exchange(await self._connect(), method, data)
+        return await self._exchange(await self._connect(), data)
 
-    async def _exchange(self, proto: ResponseHandler, method: str, data: bytes) -> PooledResponse:
-        proto.set_response_params(
-            skip_payload=method == "HEAD",
-            read_until_eof=True,  # a body without length or chunking ends at EOF
-            auto_decompress=False,
-            read_timeout=self.timeout,
-            read_bufsize=2**16,
-        )
-        assert proto.transport is not None
-        proto.transport.write(data)
-        sock = self._sockets.get(proto)
-        if sock is not None and not proto.transport.is_closing():  # so the fd is open
+    async def _exchange(self, conn: UpstreamConnection, data: bytes) -> PooledResponse:
+        answer = conn.send(data)
+        sock = self._sockets.get(conn)
+        if sock is not None and conn.is_connected():  # so the descriptor is open
             if QUICKACK_FD is not None:
                 QUICKACK_FD(sock)
             else:
                 sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
-        proto.start_timeout()
         try:
-            message, payload = await proto.read()
-            # RFC 9110 section 15.2: 1xx answers are interim (dropped here); the final
-            # answer follows on the same connection. 101 is only valid after an Upgrade.
-            while 100 <= message.code < 200:
-                if message.code == 101:
-                    raise aiohttp.ServerDisconnectedError("101 without an Upgrade request")
-                message, payload = await proto.read()
+            head, payload = await answer
         except BaseException:
-            self.discard(proto)
+            self.discard(conn)
             raise
-        return PooledResponse(self, proto, message, payload)
+        return PooledResponse(self, conn, head, payload)
 
     def close(self) -> None:
         """Close every idle connection."""
-        for proto in self._idle:
-            proto.close()
+        for conn in self._idle:
+            conn.close()
         self._idle.clear()
         self._sockets.clear()
