@@ -22,6 +22,7 @@ import requests
 
 from ngrok_inspect.local_agent import LocalAgent
 from ngrok_inspect.local_agent.heads import HeadTracker
+from tests.support.raw_client import read_until_closed
 from tests.support.raw_upstream import RecordingUpstream, Seen, ok
 
 BOUND = 30.0  # seconds a test waits for the agent; far above any timeout here
@@ -32,19 +33,6 @@ ANSWER = ok(b"fine")
 def connect(url: str) -> socket.socket:
     host, port = url.split("//")[1].rsplit(":", 1)
     return socket.create_connection((host.strip("[]"), int(port)), timeout=BOUND)
-
-
-def read_until_closed(s: socket.socket) -> bytes:
-    """Everything the agent sends until it closes the connection (raises on BOUND)."""
-    out = b""
-    while True:
-        try:
-            data = s.recv(65536)
-        except ConnectionResetError:
-            return out
-        if not data:
-            return out
-        out += data
 
 
 def read_answers(s: socket.socket, n: int) -> bytes:

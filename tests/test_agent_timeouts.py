@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from ngrok_inspect.local_agent import LocalAgent
+from tests.support.raw_client import read_until_closed
 from tests.support.raw_upstream import RecordingUpstream, ok
 
 BOUND = 30.0  # seconds a test waits for the agent to close; far above any timeout here
@@ -24,19 +25,6 @@ def connect(public_url: str) -> socket.socket:
     host, port = public_url.split("//")[1].rsplit(":", 1)
     s = socket.create_connection((host, int(port)), timeout=BOUND)
     return s
-
-
-def read_until_closed(s: socket.socket) -> bytes:
-    """Everything the agent sends until it closes the connection (raises on BOUND)."""
-    out = b""
-    while True:
-        try:
-            data = s.recv(65536)
-        except ConnectionResetError:
-            return out
-        if not data:
-            return out
-        out += data
 
 
 def trickle(s: socket.socket, data: bytes, stop: threading.Event, pace: float) -> None:
