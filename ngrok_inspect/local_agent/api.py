@@ -88,6 +88,11 @@ class ApiError(Exception):
         return data
 
 
+def _bad_parameter(err: str) -> ApiError:
+    """The agent's 400 for a request parameter it cannot use (``err`` says why)."""
+    return ApiError(400, "failed to deserialize request parameter", {"err": err})
+
+
 def api_error(exc: CoreError) -> ApiError:
     """The agent's answer to a domain error of the core."""
     if isinstance(exc, UnknownTunnel):
@@ -281,13 +286,9 @@ class AgentApi:
         if "limit" in query:
             text = query["limit"][0]
             if not _INT.match(text):
-                raise ApiError(
-                    400,
-                    "failed to deserialize request parameter",
-                    {
-                        "err": f'param: error parsing key "limit" as int: strconv.ParseInt: '
-                        f'parsing "{text}": invalid syntax'
-                    },
+                raise _bad_parameter(
+                    f'param: error parsing key "limit" as int: strconv.ParseInt: '
+                    f'parsing "{text}": invalid syntax'
                 )
             limit = int(text)
             if limit == 0:
@@ -330,21 +331,13 @@ class AgentApi:
         """``POST /api/requests/http {"id": ..., "tunnel_name": ...|null}`` (204)."""
         body = await _json_body(request, self.core.api_limits.body_timeout)
         if not isinstance(body, dict):
-            raise ApiError(
-                400,
-                "failed to deserialize request parameter",
-                {"err": "json: cannot unmarshal into the replay request object"},
-            )
+            raise _bad_parameter("json: cannot unmarshal into the replay request object")
         entry_id = body.get("id")
         if not isinstance(entry_id, str):
             entry_id = "" if entry_id is None else str(entry_id)
         tunnel_name = body.get("tunnel_name")
         if tunnel_name is not None and not isinstance(tunnel_name, str):
-            raise ApiError(
-                400,
-                "failed to deserialize request parameter",
-                {"err": "json: tunnel_name must be a string or null"},
-            )
+            raise _bad_parameter("json: tunnel_name must be a string or null")
         await self.core.replay(entry_id, tunnel_name or None)
         return empty_response()
 
@@ -354,31 +347,17 @@ class AgentApi:
         ``remote_addr: "replayed"``; 201 with the new entry (its answer included)."""
         body = await _json_body(request, self.core.api_limits.body_timeout)
         if not isinstance(body, dict):
-            raise ApiError(
-                400,
-                "failed to deserialize request parameter",
-                {"err": "json: cannot unmarshal into the send request object"},
-            )
+            raise _bad_parameter("json: cannot unmarshal into the send request object")
         tunnel_name = body.get("tunnel_name")
         raw = body.get("raw")
         if not isinstance(tunnel_name, str) or not tunnel_name:
-            raise ApiError(
-                400,
-                "failed to deserialize request parameter",
-                {"err": "json: tunnel_name must be a non-empty string"},
-            )
+            raise _bad_parameter("json: tunnel_name must be a non-empty string")
         if not isinstance(raw, str):
-            raise ApiError(
-                400,
-                "failed to deserialize request parameter",
-                {"err": "json: raw must be a base64 string"},
-            )
+            raise _bad_parameter("json: raw must be a base64 string")
         try:
             message = base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
-            raise ApiError(
-                400, "failed to deserialize request parameter", {"err": "raw is not valid base64"}
-            ) from None
+            raise _bad_parameter("raw is not valid base64") from None
         entry = await self.core.send(tunnel_name, message)
         answer = json_response(entry.to_api(), 201)
         answer.headers["Location"] = entry.to_api()["uri"]
@@ -408,13 +387,9 @@ async def _json_body(request: web.BaseRequest, timeout: float | None) -> Any:
     try:
         return json.loads(raw.decode("utf-8") if raw else "", parse_constant=_no_constant)
     except RecursionError:
-        raise ApiError(
-            400, "failed to deserialize request parameter", {"err": "JSON nested too deeply"}
-        ) from None
+        raise _bad_parameter("JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(
-            400, "failed to deserialize request parameter", {"err": _json_error(exc)}
-        ) from None
+        raise _bad_parameter(_json_error(exc)) from None
 
 
 def _no_constant(name: str) -> Any:
