@@ -22,7 +22,7 @@ import requests
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.local_agent import LocalAgent, TunnelSpec
 from ngrok_inspect.local_agent.store import Entry, Message, Store
-from ngrok_inspect.watch import FollowEvent, Poller
+from ngrok_inspect.watch import FollowEvent, ManualClock, Poller, follow_batches
 from tests.support.raw_upstream import RecordingUpstream, Seen, ok
 from tests.support.servers import FixtureAgentServer, load_json
 
@@ -333,3 +333,29 @@ def test_poller_falls_back_when_another_agent_takes_the_address() -> None:
         agent.stop()
         if scripted is not None:
             scripted.close()
+
+
+def test_follow_batches_follows_a_cursor_in_short_steps_an_idle_one_slowly(
+    bins: LocalAgent,
+) -> None:
+    hit(bins, "/existing")
+    stop = threading.Event()
+
+    def step(clock: ManualClock) -> None:
+        if len(clock.sleeps) == 1:
+            for n in range(3):
+                hit(bins, f"/n/{n}")
+        if len(clock.sleeps) == 3:
+            stop.set()
+
+    clock = ManualClock(on_sleep=step)
+    with AgentClient(bins.api_url, timeout=10) as client:
+        batches = follow_batches(
+            client, include_existing=True, poll_interval=0.5, busy_interval=2.0,
+            cursor_interval=0.1, stop=stop, clock=clock,
+        )  # fmt: skip
+        got = [paths_of(b) for b in batches]
+    assert got == [["/existing"], ["/n/0", "/n/1", "/n/2"], []]
+    # a poll that brought something: 0.1 s start to start; an idle one: poll_interval
+    # (busy_interval is for agents without the cursor, which re-read the last second)
+    assert clock.sleeps == [0.1, 0.1, 0.5]

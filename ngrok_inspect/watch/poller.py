@@ -515,6 +515,7 @@ def follow_batches(
     on_ready: Callable[[], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
     busy_interval: float | None = None,
+    cursor_interval: float | None = None,
 ) -> Iterator[list[FollowEvent]]:
     """:func:`follow`, one list of events per poll (empty when nothing happened), for a
     caller that handles what one poll brought together (``record`` stores it in one
@@ -525,6 +526,10 @@ def follow_batches(
     the batch included): every poll reads the agent's last second or two again
     (:data:`SLACK`), so against a busy agent polling less often means fewer of the
     entries read are ones already handled (``record`` trades latency for throughput).
+    An agent that offers the cursor (the local agent) is never read twice: there
+    ``busy_interval`` does not apply and ``cursor_interval`` (when given) is the time
+    from the start of a poll that brought something to the start of the next one, so a
+    busy agent is followed in small steps (an idle one every ``poll_interval``).
 
     ``on_ready`` is called once the starting point is recorded (or the agent was found
     down at the start), before waiting for anything: the place for a trigger.
@@ -551,7 +556,10 @@ def follow_batches(
         if stop is not None and stop.is_set():
             return
         wait = poll_interval
-        if busy_interval is not None and poller.read >= BUSY_READ and not poller.uses_cursor:
+        if poller.uses_cursor:
+            if cursor_interval is not None and poller.read:
+                wait = max(0.0, cursor_interval - (clock.monotonic() - started))
+        elif busy_interval is not None and poller.read >= BUSY_READ:
             wait = max(0.0, busy_interval - (clock.monotonic() - started))
         if deadline is not None:
             left = deadline - clock.monotonic()
