@@ -285,9 +285,7 @@ class Poller:
                 else:
                     events.append(FollowEvent("agent_up", message="agent is answering again"))
             elif lost:
-                events.append(
-                    FollowEvent("cleared", message="the agent's history was cleared (or evicted)")
-                )
+                events.append(FollowEvent("cleared", message="the agent's history was cleared"))
             if lost:
                 self._floor = None  # all the agent holds now arrived after the clear
         events.extend(self._process(reqs))
@@ -305,6 +303,7 @@ class Poller:
                 break
             except _Restarted as restarted:
                 if events:
+                    self.read = 0
                     return events  # restarted once more meanwhile: the next poll goes on
                 events.append(
                     FollowEvent("restarted", message="agent restarted; its history is gone")
@@ -315,6 +314,7 @@ class Poller:
             except NgrokInspectError as exc:
                 if not is_agent_down(exc):
                     raise
+                self.read = 0  # nothing came: the caller waits its idle interval
                 if self.down:
                     return events
                 self.down = True
@@ -324,9 +324,7 @@ class Poller:
             events.append(FollowEvent("agent_up", message="agent is answering again"))
         # a cursor is RUN.CLEARS.SEQ: the agent counts its clears
         if new.rsplit(".", 1)[0] != cursor.rsplit(".", 1)[0]:
-            events.append(
-                FollowEvent("cleared", message="the agent's history was cleared (or evicted)")
-            )
+            events.append(FollowEvent("cleared", message="the agent's history was cleared"))
             self._forget_history()
         elif gone:
             what = "entry was" if gone == 1 else "entries were"
