@@ -11,7 +11,8 @@ import base64
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, NoReturn, ParamSpec, TypeVar
 from urllib.parse import quote
@@ -35,7 +36,7 @@ from ngrok_inspect.models import AgentStatus, CapturedRequest, Tunnel
 from ngrok_inspect.settings import DEFAULT_API_URL, DEFAULT_TIMEOUT, normalize_web_addr
 from ngrok_inspect.transport import call_deadline, deadline_session
 
-__all__ = ["ALL", "AgentClient"]
+__all__ = ["ALL", "AgentClient", "Listing"]
 
 ALL = 1_000_000
 """A ``limit`` large enough to get every entry the agent holds."""
@@ -44,6 +45,11 @@ _FULL_ID = r"airt_[0-9A-Za-z]{27}"  # compiled by re on first use (start-up)
 _REQUESTS = "/api/requests/http"
 SEND_PATH = "/api/requests/http/replay"  # the local agent's extension (send_request)
 LOCAL_AGENT_SUFFIX = "-ngrok-inspect"  # the local agent's agent_version ends so
+# the local agent's listing extension (docs/local-agent.md); a real agent sends no cursor
+CURSOR_HEADER = "Ngrok-Inspect-Cursor"
+GONE_HEADER = "Ngrok-Inspect-Gone"
+AFTER_PARAM = "ngrok_inspect_after"
+_CURSOR_TEXT = re.compile(r"[0-9a-f]{16}\.[0-9]{1,18}\.[0-9]{1,18}")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -63,6 +69,17 @@ def _names_agent(method: Callable[_P, _T]) -> Callable[_P, _T]:
             raise
 
     return wrapper
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One answer of ``GET /api/requests/http``: its entries (the agent's JSON) and, from
+    the local agent only, its completion ``cursor`` (``None`` from any other agent) and
+    ``gone``, the completions after the cursor asked for that it no longer holds."""
+
+    entries: list[dict[str, Any]]
+    cursor: str | None = None
+    gone: int = 0
 
 
 class AgentClient:
@@ -127,6 +144,18 @@ class AgentClient:
         context: dict[str, str] | None = None,
     ) -> Any:
         """One API call; the parsed JSON answer (None for an empty 2xx answer)."""
+        return self._exchange(method, path, params=params, body=body, context=context)[0]
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+        context: dict[str, str] | None = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """:meth:`_call`, with the answer's headers."""
         url = self.base_url + path
         # --api-timeout is a deadline for the whole call: connecting, the status line, the
         # headers and the body together (transport.py caps every read at the time left)
@@ -149,9 +178,9 @@ class AgentClient:
                 raise InvalidResponseError(
                     url, f"empty body with HTTP {resp.status_code}", status_code=resp.status_code
                 )
-            return None
+            return None, resp.headers
         try:
-            return json.loads(content)
+            return json.loads(content), resp.headers
         except RecursionError as e:
             raise InvalidResponseError(
                 url, "JSON nested too deeply to read", status_code=resp.status_code
@@ -338,18 +367,38 @@ class AgentClient:
         ``limit=None`` sends no limit (the agent's default is 100); use :data:`ALL` for
         everything held. ``tunnel_name`` is matched by the agent as a substring.
         """
+        return self.list_requests_page(limit, tunnel_name).entries
+
+    @_names_agent
+    def list_requests_page(
+        self, limit: int | None = None, tunnel_name: str | None = None, *, after: str | None = None
+    ) -> Listing:
+        """:meth:`list_requests_raw` as a :class:`Listing`, with the local agent's cursor.
+
+        ``after`` (a cursor of an earlier listing of the local agent) asks for the entries
+        that completed since, oldest completion first; send it only to an agent whose
+        listing carried a cursor (another agent ignores or refuses the parameter). A cursor
+        of another run of the agent is refused (400, ``details.cursor`` a fresh one).
+        """
         params: dict[str, Any] = {}
         if limit is not None:
             params["limit"] = int(limit)
         if tunnel_name is not None:
             params["tunnel_name"] = tunnel_name
+        if after is not None:
+            params[AFTER_PARAM] = after
         url = self.base_url + _REQUESTS
-        data = self._json_object(self._call("GET", _REQUESTS, params=params), url, "requests")
+        answer, headers = self._exchange("GET", _REQUESTS, params=params)
+        data = self._json_object(answer, url, "requests")
         entries: list[dict[str, Any]] = data["requests"]
         for e in entries:  # callers index by id: a record without one is a bad answer
             if not isinstance(e, dict) or e.get("id") in (None, ""):
                 raise InvalidResponseError(url, "a captured request without 'id'")
-        return entries
+        cursor = headers.get(CURSOR_HEADER)
+        if cursor is None or not _CURSOR_TEXT.fullmatch(cursor):
+            return Listing(entries)
+        gone = headers.get(GONE_HEADER, "0")
+        return Listing(entries, cursor, int(gone) if gone.isdigit() and len(gone) < 19 else 0)
 
     @_names_agent
     def list_requests(

@@ -93,7 +93,9 @@ def record_command(
             # what one poll brought is stored in one transaction (a commit per capture was
             # a third of the time at full load), on the writer's thread while the next poll
             # runs; a busy agent is polled every 2 s: each poll reads the last second or
-            # two again (ids of one second come in any order), fewer polls read less of it
+            # two again (ids of one second come in any order), fewer polls read less of it.
+            # The local agent's cursor ends the re-read: there a poll that brought
+            # something is followed by the next 0.1 s after it began (short listings)
             # Ctrl-C (or SIGTERM) stops the loop between two steps, not in the middle of
             # an NDJSON line: the batch in flight is written and reported, then exit 130;
             # a second one stops at once (a batch in flight is still written whole)
@@ -104,6 +106,7 @@ def record_command(
                     timeout=timeout,
                     include_existing=True,
                     busy_interval=2.0,
+                    cursor_interval=0.1,
                     stop=stop,
                 )
                 for events in batches:

@@ -37,6 +37,12 @@ _INT = re.compile(r"^[+-]?[0-9]+$")
 DEFAULT_LIMIT = 100
 LISTING_SLICE = 0.002  # seconds a long listing runs before it lets the proxy run
 SEND_PATH = "/api/requests/http/replay"  # our extension: send any request, captured
+# our extension of the listing (docs/local-agent.md): every listing says where the agent's
+# completions stand; ?ngrok_inspect_after=CURSOR lists what completed since, oldest first
+CURSOR_HEADER = "Ngrok-Inspect-Cursor"
+GONE_HEADER = "Ngrok-Inspect-Gone"
+AFTER_PARAM = "ngrok_inspect_after"
+_CURSOR = re.compile(r"^([0-9a-f]{16})\.([0-9]{1,18})\.([0-9]{1,18})$")
 BODY_MAX = 1024**2  # an API request body (aiohttp's own default bound for read())
 TUNNEL_KEYS = frozenset(
     {
@@ -280,7 +286,8 @@ class AgentApi:
         return empty_response()
 
     async def list_requests(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
-        """``GET /api/requests/http?limit=&tunnel_name=``: newest first."""
+        """``GET /api/requests/http?limit=&tunnel_name=``: newest first; with our
+        ``ngrok_inspect_after=CURSOR``, what completed since the cursor, oldest first."""
         query = parse_qs(request.query_string, keep_blank_values=True)
         limit = DEFAULT_LIMIT
         if "limit" in query:
@@ -294,16 +301,24 @@ class AgentApi:
             if limit == 0:
                 limit = DEFAULT_LIMIT
         tunnel = query.get("tunnel_name", [""])[0]
-        pieces = self.core.store.listing(limit, tunnel or None)
+        store = self.core.store
+        after = query.get(AFTER_PARAM)
+        if after is None:
+            pieces = store.listing(limit, tunnel or None)
+            headers = {CURSOR_HEADER: self._cursor(store.completed)}
+        else:
+            seq = self._cursor_seq(after[0])
+            pieces, last, gone = store.completed_after(seq, limit, tunnel or None)
+            headers = {CURSOR_HEADER: self._cursor(last), GONE_HEADER: str(gone)}
         first = next(pieces)
         more = next(pieces, None)
         if more is None:  # a short listing: one answer with a Content-Length
-            return web.Response(body=first, content_type="application/json")
+            return web.Response(body=first, content_type="application/json", headers=headers)
         # A long listing is streamed (chunked) and never held whole in memory. It runs in
         # slices of LISTING_SLICE seconds with the event loop free in between, so proxied
         # requests keep flowing; a slice per turn (not a piece per turn) so that the
         # listing is not starved either when the proxy is saturated.
-        answer = web.StreamResponse()
+        answer = web.StreamResponse(headers=headers)
         answer.content_type = "application/json"
         loop = asyncio.get_running_loop()
         try:
@@ -318,6 +333,35 @@ class AgentApi:
         except ConnectionError:
             pass  # the caller went away mid-listing: nothing more to send
         return answer
+
+    def _cursor(self, seq: int) -> str:
+        store = self.core.store
+        return f"{store.instance}.{store.clears}.{seq}"
+
+    def _cursor_seq(self, text: str) -> int:
+        """The completion number of a cursor this agent gave (400 otherwise: a cursor of
+        another run of the agent is refused with a fresh one in ``details.cursor``)."""
+        store = self.core.store
+        m = _CURSOR.match(text)
+        if m is None:
+            raise _bad_parameter(
+                f'param: error parsing key "{AFTER_PARAM}": not a cursor of this agent'
+            )
+        instance, clears, seq = m.group(1), int(m.group(2)), int(m.group(3))
+        if instance != store.instance:
+            raise ApiError(
+                400,
+                "unknown cursor",
+                {
+                    "err": "the cursor is of another run of the agent (it restarted)",
+                    "cursor": self._cursor(store.before_held),
+                },
+            )
+        if seq > store.completed or clears > store.clears:
+            raise _bad_parameter(
+                f'param: error parsing key "{AFTER_PARAM}": the cursor is ahead of this agent'
+            )
+        return seq
 
     async def get_request(self, request: web.BaseRequest, arg: str) -> web.StreamResponse:
         """``GET /api/requests/http/{id}``."""

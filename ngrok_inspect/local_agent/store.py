@@ -9,12 +9,19 @@ never changes, so it is serialized once, and a listing only joins cached bytes
 them). The store's byte budget reserves room for that JSON from the start, so reading
 never takes memory past the budget. The store is used only from the agent's event-loop
 thread, so it needs no locks.
+
+Each entry whose exchange is over gets a completion number (``Entry.seq``, 1, 2, … per
+store) and joins a deque in completion order: ``completed_after(seq)`` lists what
+completed since a client's cursor at the cost of the new entries only (the API's
+``ngrok_inspect_after`` extension, docs/local-agent.md).
 """
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
+import secrets
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -194,6 +201,7 @@ class Entry:
         "remote_addr",
         "request",
         "response",
+        "seq",
         "size",
         "start",
         "status_code",
@@ -232,6 +240,7 @@ class Entry:
         self.size = ENTRY_OVERHEAD + request.size
         self.done = False  # the exchange is over: the entry no longer changes
         self.json: bytes | None = None  # to_json(), kept once done
+        self.seq = 0  # its completion number in the store, once done (0: not yet)
 
     def to_json(self) -> bytes:
         """``to_api()`` as compact UTF-8 JSON; built once for a finished entry."""
@@ -306,6 +315,14 @@ class Store:
         # ids oldest first: only the oldest are ever removed (or all), and a deque copies
         # in C where iterating an OrderedDict of 100,000 entries takes tens of ms
         self._order: deque[str] = deque()
+        # the agent's run, for the API's cursors: a cursor of another run is refused
+        self.instance = secrets.token_hex(8)
+        self.clears = 0  # clear() calls so far (a cursor says which it saw)
+        self.completed = 0  # completion numbers given so far (the newest one)
+        # finished entries in completion order; _done[i].seq == _done_base + i. Trimmed from
+        # the left only (evicted entries), so a cursor finds its place by subtraction.
+        self._done: deque[Entry] = deque()
+        self._done_base = 1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -323,13 +340,26 @@ class Store:
         new = ENTRY_OVERHEAD + entry.request.size + (entry.response.size if entry.response else 0)
         if entry.id in self._entries:
             self.total += new - entry.size
+            if not entry.seq:  # an entry evicted while in flight never completes here
+                self.completed += 1
+                entry.seq = self.completed
+                self._done.append(entry)
         entry.size = new
         self._evict()
 
     def _evict(self) -> None:
+        evicted = False
         while self.total > self.max_bytes and len(self._entries) > 1:
             old = self._entries.pop(self._order.popleft())
             self.total -= old.size
+            evicted = True
+        if evicted:
+            # eviction goes by arrival, completion order differs only by what was in
+            # flight together: the stale left end is short
+            done, entries = self._done, self._entries
+            while done and done[0].id not in entries:
+                done.popleft()
+                self._done_base += 1
 
     def get(self, entry_id: str) -> Entry | None:
         """The entry with this id, or None."""
@@ -386,8 +416,50 @@ class Store:
         else:
             yield LISTING_TAIL
 
+    def completed_after(
+        self, seq: int, limit: int, tunnel_substring: str | None = None
+    ) -> tuple[Iterator[bytes], int, int]:
+        """The entries that completed after completion number ``seq``, oldest completion
+        first, at most ``limit`` whose tunnel name contains the substring, as the API's
+        listing in pieces (see :meth:`listing`); with the completion number to continue
+        from (the last one listed, or the newest when all were) and how many completions
+        after ``seq`` the store no longer holds (evicted, cleared). Costs the new entries.
+        """
+        if limit <= 0:  # as a negative limit on the agent: an empty list (cursor kept)
+            return self._pieces((), 0, None), seq, 0
+        done, entries = self._done, self._entries
+        start = max(0, seq + 1 - self._done_base)
+        gone = max(0, self._done_base - 1 - seq)
+        new = len(done) - start
+        if new <= 0:
+            return self._pieces((), 0, None), max(seq, self.completed), gone
+        if new <= len(done) // 2:  # read the new end from the right: no walk past the old
+            tail = list(itertools.islice(reversed(done), new))
+            tail.reverse()
+        else:
+            tail = list(itertools.islice(done, start, None))
+        ids: list[str] = []
+        last = self.completed
+        for entry in tail:
+            if entry.id not in entries:
+                gone += 1  # evicted, still in the deque behind one that is not
+            elif not tunnel_substring or tunnel_substring in entry.tunnel_name:
+                ids.append(entry.id)
+                if len(ids) >= limit:
+                    last = entry.seq
+                    break
+        return self._pieces(ids, len(ids), None), last, gone
+
+    @property
+    def before_held(self) -> int:
+        """The completion number just before the oldest completed entry still held."""
+        return self._done_base - 1
+
     def clear(self) -> None:
         """Forget every entry."""
         self._entries.clear()
         self._order.clear()
         self.total = 0
+        self._done.clear()
+        self._done_base = self.completed + 1
+        self.clears += 1

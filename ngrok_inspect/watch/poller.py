@@ -7,6 +7,11 @@
 * a ``clear`` on the agent or an agent restart empties its history: the poller notices
   that the entries it knew are gone, says so with an event, and goes on; an agent that does
   not answer is retried (an event says it is down, another that it is back).
+* the local agent's listing carries a cursor (our extension, docs/local-agent.md): once
+  one came, each poll asks for what completed since, oldest first, so every entry is read
+  once (no re-reading of the last second, no paging), and a clear, a restart or entries
+  evicted before they were read are told by the agent. An agent whose listing carries no
+  cursor (any ngrok agent) is polled as described above.
 
 :class:`Poller` is the step-wise engine (the public API that ``follow``, ``wait``,
 ``monitor`` and ``record`` build on; see docs/internals.md); :func:`follow` loops over it
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
     from ngrok_inspect.client import AgentClient
 
 __all__ = [
+    "AFTER_LIMIT",
     "BUSY_READ",
     "MAX_LIMIT",
     "SLACK",
@@ -52,6 +58,8 @@ SLACK = timedelta(seconds=1)
 MAX_LIMIT = 1_000_000
 #: a poll that read at least this many entries found a busy agent (``busy_interval``)
 BUSY_READ = 1000
+#: entries one cursor fetch asks for; a full answer is followed by the next at once
+AFTER_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -61,14 +69,28 @@ class FollowEvent:
     ``kind`` is ``"request"`` (``request`` holds a completed entry that matches the
     filter), ``"cleared"`` (the agent's history was cleared or evicted), ``"agent_down"``
     (the agent stopped answering; ``message`` says why), ``"agent_up"`` (it answers again,
-    history kept) or ``"restarted"`` (it answers again with its history gone); and, from a
-    :class:`Poller` with ``report_misses``, ``"missed"`` (``request`` holds a new completed
-    entry that does not match the filter).
+    history kept), ``"restarted"`` (it answers again with its history gone) or, from an
+    agent that can tell (the local agent), ``"evicted"`` (``message`` says how many
+    completed entries it evicted before they were read); and, from a :class:`Poller` with
+    ``report_misses``, ``"missed"`` (``request`` holds a new completed entry that does not
+    match the filter).
     """
 
     kind: str
     request: CapturedRequest | None = None
     message: str = ""
+
+
+class _NoCursor(Exception):
+    """The agent answered a cursor fetch as one without the extension (another agent)."""
+
+
+class _Restarted(Exception):
+    """The agent refused the cursor as one of its previous run; ``cursor`` is a fresh one."""
+
+    def __init__(self, cursor: str) -> None:
+        super().__init__(cursor)
+        self.cursor = cursor
 
 
 def is_agent_down(exc: Exception) -> bool:
@@ -143,6 +165,15 @@ class Poller:
         # parsed 'start' texts: entries of one second share one, and a busy agent's
         # listing holds thousands of entries of the same few seconds
         self._starts: dict[str, datetime] = {}
+        # the local agent's cursor: once a listing carried one, polls ask for what
+        # completed after it (the last fetch's, while the first poll widens)
+        self._cursor: str | None = None
+        self._listing_cursor: str | None = None
+
+    @property
+    def uses_cursor(self) -> bool:
+        """The agent offers the local agent's cursor and the poller follows it."""
+        return self._cursor is not None
 
     # -- reading the agent's entries
 
@@ -180,10 +211,9 @@ class Poller:
             arrived = self._rate * max(0.0, now - self._fetched_at)
             limit = max(self.page, min(self._above + int(1.25 * arrived) + self.page, MAX_LIMIT))
         while True:
-            reqs = [
-                self._listed(e)
-                for e in self.client.list_requests_raw(limit=limit, tunnel_name=tunnel)
-            ]
+            listing = self.client.list_requests_page(limit=limit, tunnel_name=tunnel)
+            self._listing_cursor = listing.cursor
+            reqs = [self._listed(e) for e in listing.entries]
             if len(reqs) < limit or limit >= MAX_LIMIT:
                 return reqs
             # reached old territory: everything at or above the floor is here, unless the
@@ -207,6 +237,23 @@ class Poller:
     def poll(self) -> list[FollowEvent]:
         """Ask the agent once; return what happened since the previous call (may be [])."""
         self.polls += 1
+        if self._cursor is not None:
+            try:
+                return self._poll_after(self._cursor)
+            except _NoCursor:
+                # another agent answers at this address now, one without the extension
+                self._cursor = None
+                self._forget_history()
+                self._newest_id = None
+                self._rate = None
+                self.down = False
+                gone = FollowEvent("restarted", message="agent restarted; its history is gone")
+                return [gone, *self._poll_listing()]
+        return self._poll_listing()
+
+    def _poll_listing(self) -> list[FollowEvent]:
+        """A poll over the agent's newest-first listing (every agent has it)."""
+        self._listing_cursor = None
         try:
             reqs = self._fetch()
         except NgrokInspectError as exc:
@@ -226,6 +273,7 @@ class Poller:
             # the caller needs a starting point anyway (a trigger runs after it)
             if not self.include_existing and (not was_down or self.baseline_after_down):
                 self._baseline(reqs)
+                self._cursor = self._listing_cursor
                 return events
         else:
             lost = self._newest_id is not None and not any(r.id == self._newest_id for r in reqs)
@@ -237,12 +285,107 @@ class Poller:
                 else:
                     events.append(FollowEvent("agent_up", message="agent is answering again"))
             elif lost:
-                events.append(
-                    FollowEvent("cleared", message="the agent's history was cleared (or evicted)")
-                )
+                events.append(FollowEvent("cleared", message="the agent's history was cleared"))
             if lost:
                 self._floor = None  # all the agent holds now arrived after the clear
         events.extend(self._process(reqs))
+        self._cursor = self._listing_cursor
+        return events
+
+    # -- the local agent's cursor
+
+    def _poll_after(self, cursor: str) -> list[FollowEvent]:
+        """A poll for what completed after ``cursor`` (the local agent's extension)."""
+        events: list[FollowEvent] = []
+        while True:
+            try:
+                entries, new, gone = self._fetch_after(cursor)
+                break
+            except _Restarted as restarted:
+                if events:
+                    self.read = 0
+                    return events  # restarted once more meanwhile: the next poll goes on
+                events.append(
+                    FollowEvent("restarted", message="agent restarted; its history is gone")
+                )
+                self.down = False
+                self._forget_history()
+                self._cursor = cursor = restarted.cursor
+            except NgrokInspectError as exc:
+                if not is_agent_down(exc):
+                    raise
+                self.read = 0  # nothing came: the caller waits its idle interval
+                if self.down:
+                    return events
+                self.down = True
+                return [*events, FollowEvent("agent_down", message=exc.message)]
+        if self.down:  # the same run of the agent answers again (a restart is refused)
+            self.down = False
+            events.append(FollowEvent("agent_up", message="agent is answering again"))
+        # a cursor is RUN.CLEARS.SEQ: the agent counts its clears
+        if new.rsplit(".", 1)[0] != cursor.rsplit(".", 1)[0]:
+            events.append(FollowEvent("cleared", message="the agent's history was cleared"))
+            self._forget_history()
+        elif gone:
+            what = "entry was" if gone == 1 else "entries were"
+            it = "it was" if gone == 1 else "they were"
+            message = f"{gone} completed {what} evicted by the agent before {it} read"
+            events.append(FollowEvent("evicted", message=message))
+        self._cursor = new
+        self.read = len(entries)
+        events.extend(self._process_completed(entries))
+        return events
+
+    def _fetch_after(self, cursor: str) -> tuple[list[dict[str, Any]], str, int]:
+        """What completed after ``cursor``, oldest first, the cursor to go on from and how
+        many completions since the agent no longer holds; full answers are followed at once.
+        """
+        tunnel = self.flt.agent_tunnel_param()
+        entries: list[dict[str, Any]] = []
+        gone = 0
+        while True:
+            try:
+                listing = self.client.list_requests_page(
+                    limit=AFTER_LIMIT, tunnel_name=tunnel, after=cursor
+                )
+            except NgrokInspectError as exc:
+                if entries:  # what came is kept: the next poll meets the failure again
+                    return entries, cursor, gone
+                if isinstance(exc, AgentError) and exc.status_code == 400:
+                    fresh = exc.details.get("cursor")
+                    if isinstance(fresh, str) and fresh:
+                        raise _Restarted(fresh) from None
+                    raise _NoCursor from None  # an agent that refuses the parameter
+                raise
+            if listing.cursor is None:
+                raise _NoCursor
+            entries.extend(listing.entries)
+            gone += listing.gone
+            cursor = listing.cursor
+            if len(listing.entries) < AFTER_LIMIT:
+                return entries, cursor, gone
+
+    def _forget_history(self) -> None:
+        """The agent's history is gone (clear, restart): what it holds now is all new."""
+        self._floor = None
+        self._pending.clear()
+
+    def _process_completed(self, entries: list[dict[str, Any]]) -> list[FollowEvent]:
+        """Entries the agent says completed since the last poll, each listed once."""
+        events: list[FollowEvent] = []
+        seen, pending, floor = self._seen, self._pending, self._floor
+        for data in entries:
+            rid = str(data["id"])
+            if seen.pop(rid, None) is not None:
+                continue  # handled by a listing before (or marked old): it completes once
+            model = self._model(data)
+            if rid in pending:
+                pending.discard(rid)
+            elif model.pending:  # a completed entry has an answer or an error: not ours
+                continue
+            elif floor is not None and model.start < floor:
+                continue  # older than what we watch (as in a listing poll): not new
+            events.extend(self._emit(model, remember=False))
         return events
 
     def _baseline(self, reqs: list[_Listed]) -> None:
@@ -294,8 +437,9 @@ class Poller:
         self._advance(reqs)
         return events
 
-    def _emit(self, r: CapturedRequest) -> list[FollowEvent]:
-        self._seen[r.id] = r.start
+    def _emit(self, r: CapturedRequest, *, remember: bool = True) -> list[FollowEvent]:
+        if remember:  # a cursor poll never lists an entry twice: no need to know it
+            self._seen[r.id] = r.start
         if self.flt.matches(r):
             return [FollowEvent("request", request=r)]
         return [FollowEvent("missed", request=r)] if self.report_misses else []
@@ -369,6 +513,7 @@ def follow_batches(
     on_ready: Callable[[], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
     busy_interval: float | None = None,
+    cursor_interval: float | None = None,
 ) -> Iterator[list[FollowEvent]]:
     """:func:`follow`, one list of events per poll (empty when nothing happened), for a
     caller that handles what one poll brought together (``record`` stores it in one
@@ -379,6 +524,10 @@ def follow_batches(
     the batch included): every poll reads the agent's last second or two again
     (:data:`SLACK`), so against a busy agent polling less often means fewer of the
     entries read are ones already handled (``record`` trades latency for throughput).
+    An agent that offers the cursor (the local agent) is never read twice: there
+    ``busy_interval`` does not apply and ``cursor_interval`` (when given) is the time
+    from the start of a poll that brought something to the start of the next one, so a
+    busy agent is followed in small steps (an idle one every ``poll_interval``).
 
     ``on_ready`` is called once the starting point is recorded (or the agent was found
     down at the start), before waiting for anything: the place for a trigger.
@@ -405,7 +554,10 @@ def follow_batches(
         if stop is not None and stop.is_set():
             return
         wait = poll_interval
-        if busy_interval is not None and poller.read >= BUSY_READ:
+        if poller.uses_cursor:
+            if cursor_interval is not None and poller.read:
+                wait = max(0.0, cursor_interval - (clock.monotonic() - started))
+        elif busy_interval is not None and poller.read >= BUSY_READ:
             wait = max(0.0, busy_interval - (clock.monotonic() - started))
         if deadline is not None:
             left = deadline - clock.monotonic()
