@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ngrok_inspect.local_agent.upstream import QUICKACK_FD, fd_quickack_setter
+from ngrok_inspect.local_agent.connection import QUICKACK_FD, fd_quickack_setter
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="TCP_QUICKACK is Linux's"

@@ -29,14 +29,9 @@ from ngrok_inspect.local_agent.limits import (
     connection_cap,
     file_limit,
 )
-from ngrok_inspect.local_agent.listeners import (
-    SERVER_OPTIONS,
-    TunnelServer,
-    close_listener,
-    os_reason,
-    url_host,
-)
+from ngrok_inspect.local_agent.listeners import close_listener, os_reason, url_host
 from ngrok_inspect.local_agent.proxy import Proxy
+from ngrok_inspect.local_agent.public import PublicServer
 from ngrok_inspect.local_agent.replay import Replayer
 from ngrok_inspect.local_agent.store import Entry, Store
 from ngrok_inspect.local_agent.tunnel import RunningTunnel, TunnelSpec
@@ -172,9 +167,7 @@ class AgentCore:
             tunnel.pool = UpstreamPool(
                 str(target.host), int(target.port or 80), timeout=self.upstream_timeout
             )
-        server = TunnelServer(
-            self.proxy.handler(tunnel), tunnel.metrics, self.limits, **SERVER_OPTIONS
-        )
+        server = PublicServer(self.proxy.handler(tunnel), tunnel.metrics, self.limits)
         try:
             listener = await asyncio.get_running_loop().create_server(
                 server, host, port, reuse_address=True, backlog=1024

@@ -149,6 +149,11 @@ class Deadline:
         if self._handle is None:
             self._handle = self._loop.call_at(self._when, self._check)
 
+    @property
+    def armed(self) -> bool:
+        """Armed and not yet fired."""
+        return self._armed
+
     def disarm(self) -> None:
         """Do not fire (the pending handle, if any, wakes up and does nothing)."""
         self._armed = False
@@ -206,7 +211,7 @@ class PublicLimits:
     budget: InflightBudget
 
 
-def _plain_answer(status: str, text: str, extra: str = "") -> bytes:
+def plain_answer(status: str, text: str, extra: str = "") -> bytes:
     body = text.encode() + b"\n"
     head = (
         f"HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -215,8 +220,8 @@ def _plain_answer(status: str, text: str, extra: str = "") -> bytes:
     return head.encode("latin-1") + body
 
 
-HEAD_TIMED_OUT = _plain_answer("408 Request Timeout", "The request head did not arrive in time.")
-TOO_MANY = _plain_answer(
+HEAD_TIMED_OUT = plain_answer("408 Request Timeout", "The request head did not arrive in time.")
+TOO_MANY = plain_answer(
     "503 Service Unavailable",
     "Too many connections to this agent; try again.",
     "Retry-After: 1\r\n",

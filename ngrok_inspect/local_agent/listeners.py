@@ -1,20 +1,16 @@
-"""The aiohttp listeners of the agent: shared server options, binding errors, closing."""
+"""The agent's listeners: the API's aiohttp server options, binding errors, closing."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from ngrok_inspect.local_agent.limits import GuardedConnection, PublicLimits, guarded
-from ngrok_inspect.local_agent.metrics import TunnelMetrics
-
-if TYPE_CHECKING:
-    from aiohttp.web_protocol import RequestHandler
+from ngrok_inspect.local_agent.public import PublicServer
 
 # aiohttp's per-request error logs go to this logger; without a handler configured by the
 # application they are dropped (a library never prints), so no traceback reaches stderr.
@@ -48,39 +44,14 @@ class GuardedServer(web.Server):
         )
 
 
-class TunnelServer(GuardedServer):
-    """The public side of a tunnel, counting connections into its metrics."""
-
-    def __init__(
-        self, handler: Any, metrics: TunnelMetrics, limits: PublicLimits, **kwargs: Any
-    ) -> None:
-        # a client that goes away cancels its handler: the upstream exchange stops with it,
-        # so a closed public connection never keeps an upstream one (or its descriptor)
-        super().__init__(handler, limits, handler_cancellation=True, **kwargs)
-        self._metrics = metrics
-        self._opened: dict[RequestHandler, int] = {}
-
-    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
-        """Count a new client connection."""
-        super().connection_made(handler, transport)
-        self._opened[handler] = time.monotonic_ns()
-        self._metrics.conn_opened()
-
-    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
-        """Record how long the connection lived."""
-        super().connection_lost(handler, exc)
-        t0 = self._opened.pop(handler, None)
-        if t0 is not None:
-            self._metrics.conn_closed(time.monotonic_ns() - t0)
-
-
-async def close_listener(listener: Any, server: web.Server | None) -> None:
+async def close_listener(listener: Any, server: web.Server | PublicServer | None) -> None:
     """Stop accepting, let open requests finish briefly, then close."""
     if listener is None:
         return
     listener.close()
-    if server is not None:
+    if isinstance(server, web.Server):
         server.pre_shutdown()
+    if server is not None:
         await server.shutdown(1.0)
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(listener.wait_closed(), 2.0)

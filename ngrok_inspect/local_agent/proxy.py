@@ -2,8 +2,9 @@
 
 Each request is recorded as it arrives (``response`` null until the upstream answers),
 streamed to the upstream and back, and captured up to the capture limit. The wire form
-is rebuilt from aiohttp's parsed message (request line, raw headers in wire order, body
-bytes as they travelled, chunk framing) - there is no hand-written HTTP parser here.
+is rebuilt from llhttp's parsed message (:mod:`public`: request line, raw headers in
+wire order, body bytes as they travelled, chunk framing) - there is no hand-written
+HTTP parser here.
 The entry's lifecycle is :mod:`capture`'s; the header rules are :mod:`wire`'s.
 """
 
@@ -13,16 +14,16 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from http import HTTPStatus
 
 import aiohttp
-from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from yarl import URL
 
 from ngrok_inspect.local_agent.capture import Capture
 from ngrok_inspect.local_agent.limits import BodyTimeout, PublicLimits, timed_chunks
+from ngrok_inspect.local_agent.public import PublicRequest
 from ngrok_inspect.local_agent.store import Entry, Message
 from ngrok_inspect.local_agent.tunnel import RunningTunnel
 from ngrok_inspect.local_agent.upstream import PooledResponse
@@ -36,7 +37,6 @@ from ngrok_inspect.local_agent.wire import (
     decoded,
     describe_failure,
     error_page,
-    error_response,
     forward_fields,
     is_chunked,
     origin_form,
@@ -77,24 +77,24 @@ class Proxy:
             total=None, sock_connect=upstream_timeout, sock_read=upstream_timeout
         )
 
-    def handler(self, tunnel: RunningTunnel) -> Callable[[web.BaseRequest], Any]:
-        """The aiohttp request handler of one tunnel."""
+    def handler(self, tunnel: RunningTunnel) -> Callable[[PublicRequest], Awaitable[None]]:
+        """The request handler of one tunnel's public side."""
 
-        async def handle(request: web.BaseRequest) -> web.StreamResponse:
-            return await self.handle(tunnel, request)
+        async def handle(request: PublicRequest) -> None:
+            await self.handle(tunnel, request)
 
         return handle
 
     # -- the public side -----------------------------------------------------------------
 
-    async def handle(self, tunnel: RunningTunnel, request: web.BaseRequest) -> web.StreamResponse:
+    async def handle(self, tunnel: RunningTunnel, request: PublicRequest) -> None:
         """Capture one request, forward it, stream and capture the answer."""
         t0 = time.monotonic_ns()
         raw_headers = request.raw_headers
         proto = proto_of(request.version)
         method = request.method
         uri = request.raw_path
-        remote = request.remote or ""  # the peer aiohttp looked up once per connection
+        remote = request.remote  # the peer, looked up once per connection
         chunked = is_chunked(raw_headers)
         entry = self.capture.new_entry(
             tunnel,
@@ -106,9 +106,9 @@ class Proxy:
             chunked,
         )
         try:
-            return await self._forward(tunnel, entry, request, t0, remote)
+            await self._forward(tunnel, entry, request, t0, remote)
         except asyncio.CancelledError:
-            # aiohttp cancels the handler when the client's connection is lost
+            # the handler is cancelled when the client's connection is lost
             if not entry.duration_ns:  # not finished yet
                 if entry.error is None:
                     entry.error = (
@@ -122,8 +122,8 @@ class Proxy:
             self.capture.release(entry)  # whatever happened, in-flight bytes are given back
 
     async def _forward(
-        self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int, remote: str
-    ) -> web.StreamResponse:
+        self, tunnel: RunningTunnel, entry: Entry, request: PublicRequest, t0: int, remote: str
+    ) -> None:
         raw_headers = request.raw_headers
         method = entry.method
         uri = entry.uri
@@ -134,14 +134,13 @@ class Proxy:
         if target is None:
             return await self._refuse(tunnel, entry, request, t0)
         uri = target
-        upgrade = request.headers.get("Upgrade", "").lower() == "websocket"
-        if upgrade:
+        if request.upgrade == b"websocket":
             return await relay_websocket(
-                self.capture, self.session, tunnel, entry, request, remote, t0
+                self.capture, tunnel, entry, request, remote, t0, self.upstream_timeout
             )
 
-        if request.body_exists and request.headers.get("Expect", "").lower() == "100-continue":
-            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if request.body_exists and request.expect_continue:
+            request.reply.interim(b"HTTP/1.1 100 Continue\r\n\r\n")
         body: AsyncIterator[bytes] | bytes | None = None
         length = request.content_length
         if not request.body_exists:
@@ -193,7 +192,7 @@ class Proxy:
         finally:
             upstream.release()
 
-    async def _tee(self, request: web.BaseRequest, entry: Entry) -> AsyncIterator[bytes]:
+    async def _tee(self, request: PublicRequest, entry: Entry) -> AsyncIterator[bytes]:
         """The request body as it comes (captured on the way), under the body timeout."""
         limit = self.capture_limit
         msg = entry.request
@@ -210,7 +209,7 @@ class Proxy:
             raise _ClientGone() from exc
         msg.complete = True
 
-    async def _read_whole(self, request: web.BaseRequest, entry: Entry) -> bytes:
+    async def _read_whole(self, request: PublicRequest, entry: Entry) -> bytes:
         """A request body read to its end (and captured); ``_ClientGone`` if it stops."""
         msg = entry.request
         data = arrived_whole(request.content) if msg.chunk_sizes is None else None
@@ -225,36 +224,35 @@ class Proxy:
         self,
         tunnel: RunningTunnel,
         entry: Entry,
-        request: web.BaseRequest,
+        request: PublicRequest,
         t0: int,
         gone: _ClientGone,
-    ) -> web.StreamResponse:
+    ) -> None:
         """The request body stopped: a client that left gets nothing (its entry keeps no
         response); one that stalled gets a 408, recorded, and its connection closed."""
         if entry.error is None:
             entry.error = _request_gone(entry, request, gone.timeout)
         if gone.timeout is None:
             self.capture.finish(tunnel, entry, t0)
-            raise gone
+            return  # no answer: the connection closes
         text = f"The request body stopped coming: {entry.error}."
         headers, body = self.capture.fail(tunnel, entry, t0, 408, "Request Timeout", text)
-        answer = error_response(408, "Request Timeout", headers, body)
-        answer.force_close()
-        return answer
+        request.reply.page(408, "Request Timeout", headers, body, close=True)
 
     async def _relay_response(
         self,
         tunnel: RunningTunnel,
         entry: Entry,
-        request: web.BaseRequest,
+        request: PublicRequest,
         upstream: aiohttp.ClientResponse | PooledResponse,
         t0: int,
-    ) -> web.StreamResponse:
+    ) -> None:
         raw = upstream.raw_headers
         proto = proto_of(upstream.version)
         reason = upstream.reason or ""
         msg = self.capture.record_response(entry, proto, upstream.status, reason, raw)
-        drop = HOP_BY_HOP | connection_tokens(raw)
+        # the framing is the agent's own (Reply sets it): the upstream's is not relayed
+        drop = HOP_BY_HOP | connection_tokens(raw) | {"content-length"}
         length = upstream.content_length
         small = (
             length is not None
@@ -264,13 +262,7 @@ class Proxy:
             and upstream.status not in (204, 304)
             and request.method != "HEAD"
         )
-        if small:
-            drop = drop | {"content-length"}  # web.Response sets it from the body
-        headers: list[tuple[str, str]] = []
-        for k, val in raw:
-            name = k.decode("latin-1")
-            if name.lower() not in drop:
-                headers.append((name, val.decode("latin-1")))
+        fields = [(k, v) for k, v in raw if k.decode("latin-1").lower() not in drop]
         limit = self.capture_limit
         if small:
             # small bodies: one write of head and body to the client
@@ -292,12 +284,12 @@ class Proxy:
             msg.add_body(data, limit)
             msg.complete = True
             self.capture.finish(tunnel, entry, t0)
-            return web.Response(
-                status=upstream.status, reason=reason or None, body=data, headers=headers
-            )
-        out = web.StreamResponse(status=upstream.status, reason=reason or None, headers=headers)
+            request.reply.whole(upstream.status, reason or _reason(upstream.status), fields, data)
+            return
+        reply = request.reply
         try:
-            await out.prepare(request)
+            framed = length if msg.chunk_sizes is None else None
+            reply.start(upstream.status, reason or _reason(upstream.status), fields, framed)
             pieces = chunks(upstream.content).__aiter__()
             while True:
                 try:
@@ -309,12 +301,12 @@ class Proxy:
                     # body is short; the client's connection is cut so it sees the same
                     if entry.error is None:
                         entry.error = _answer_broke(msg, length, exc)
-                    _cut(request)
-                    return out
+                    reply.cut()
+                    return
                 msg.add_body(data, limit, end)
-                await out.write(data)
+                await reply.write(data)
             msg.complete = True
-            await out.write_eof()
+            reply.end()
         except asyncio.CancelledError:
             if entry.error is None:  # the client's connection was lost mid-answer
                 entry.error = _client_left(msg, length)
@@ -323,32 +315,31 @@ class Proxy:
             # the client went away mid-answer: keep what passed
             if entry.error is None:
                 entry.error = _client_left(msg, length)
-            _cut(request)
+            reply.cut()
         finally:
             self.capture.finish(tunnel, entry, t0)
-        return out
 
     async def _fail(
         self,
         tunnel: RunningTunnel,
         entry: Entry,
-        request: web.BaseRequest,
+        request: PublicRequest,
         t0: int,
         status: int,
         reason: str,
         detail: str,
-    ) -> web.StreamResponse:
+    ) -> None:
         if not entry.request.complete:
             await self._drain(request, entry.request)
         text = upstream_failure(tunnel.upstream, tunnel.name, status, detail)
         why = f"no answer within {self.upstream_timeout:g}s" if status == 504 else detail
         failure = why if why.startswith("the upstream") else f"upstream: {why}"
         headers, body = self.capture.fail(tunnel, entry, t0, status, reason, text, failure=failure)
-        return error_response(status, reason, headers, body)
+        request.reply.page(status, reason, headers, body)
 
     async def _refuse(
-        self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int
-    ) -> web.StreamResponse:
+        self, tunnel: RunningTunnel, entry: Entry, request: PublicRequest, t0: int
+    ) -> None:
         """400 for a target that would pick the destination (CONNECT, authority-form)."""
         headers, body = error_page(
             400, "Bad Request", "The request target must be a path: this tunnel decides the host."
@@ -359,11 +350,9 @@ class Proxy:
             entry.request.complete = True
         self.capture.record_whole(entry, 400, "Bad Request", headers, body)
         self.capture.finish(tunnel, entry, t0)
-        answer = error_response(400, "Bad Request", headers, body)
-        answer.force_close()
-        return answer
+        request.reply.page(400, "Bad Request", headers, body, close=True)
 
-    async def _drain(self, request: web.BaseRequest, msg: Message) -> None:
+    async def _drain(self, request: PublicRequest, msg: Message) -> None:
         """Read (and capture) what is left of a request body the upstream never took."""
 
         async def read() -> None:
@@ -377,8 +366,8 @@ class Proxy:
             await asyncio.wait_for(read(), self.upstream_timeout)
 
     async def _bin(
-        self, tunnel: RunningTunnel, entry: Entry, request: web.BaseRequest, t0: int
-    ) -> web.StreamResponse:
+        self, tunnel: RunningTunnel, entry: Entry, request: PublicRequest, t0: int
+    ) -> None:
         if request.body_exists:
             try:
                 await self._read_whole(request, entry)
@@ -392,20 +381,22 @@ class Proxy:
         ]
         self.capture.record_whole(entry, 200, "OK", headers, body)
         self.capture.finish(tunnel, entry, t0)
-        return web.Response(status=200, body=body, content_type="application/json")
+        request.reply.whole(200, "OK", headers[:1], body)
 
 
-def _cut(request: web.BaseRequest) -> None:
-    """Close the client's connection mid-answer, so it sees the answer end early."""
-    if request.transport is not None:
-        request.transport.close()
+def _reason(status: int) -> str:
+    """The standard reason phrase, for an upstream that sent none."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _of(passed: int, length: int | None) -> str:
     return f"{passed} of {length}" if length is not None else str(passed)
 
 
-def _request_gone(entry: Entry, request: web.BaseRequest, timeout: BodyTimeout | None) -> str:
+def _request_gone(entry: Entry, request: PublicRequest, timeout: BodyTimeout | None) -> str:
     """Why a request body ended early: the client stalled (``timeout``) or left."""
     got = _of(entry.request.passed, request.content_length)
     if timeout is not None:

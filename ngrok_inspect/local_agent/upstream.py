@@ -13,10 +13,7 @@ The answer is wrapped in :class:`PooledResponse`, which has the attributes of
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import socket
-from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 from aiohttp import StreamReader
@@ -24,42 +21,8 @@ from aiohttp import StreamReader
 from ngrok_inspect.local_agent.connection import Head, UpstreamConnection
 
 MAX_IDLE = 256
-# Linux: an upstream that writes head and body in two sends (Nagle on its side) waits for
-# our ACK of the head; a delayed ACK makes that 40 ms per request. Quick-ACK mode is not
-# sticky, so it is re-armed before each answer is read.
-QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 # RFC 9110 section 9.2.2: only these may be sent again after a connection failed
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
-
-
-def fd_quickack_setter() -> Callable[[int], object] | None:
-    """``setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, 1)`` on a bare descriptor, one system
-    call; uvloop's transport socket builds a new ``socket`` object (three more system
-    calls) for each ``setsockopt``. None where libc cannot be loaded."""
-    if QUICKACK is None:
-        return None
-    try:
-        setsockopt = ctypes.CDLL(None, use_errno=True).setsockopt
-    except (OSError, AttributeError):
-        return None
-    setsockopt.argtypes = (
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.c_int,
-        ctypes.POINTER(ctypes.c_int),
-        ctypes.c_uint,
-    )
-    setsockopt.restype = ctypes.c_int
-    one = ctypes.c_int(1)
-    level, name, ref, size = socket.IPPROTO_TCP, QUICKACK, ctypes.byref(one), ctypes.sizeof(one)
-
-    def quickack(fd: int) -> object:
-        return setsockopt(fd, level, name, ref, size)
-
-    return quickack
-
-
-QUICKACK_FD = fd_quickack_setter()
 
 
 class PooledResponse:
@@ -101,8 +64,6 @@ class UpstreamPool:
         self.port = port
         self.timeout = timeout
         self._idle: list[UpstreamConnection] = []
-        # each connection's socket (or, with QUICKACK_FD, its descriptor), looked up once
-        self._sockets: dict[UpstreamConnection, Any] = {}
 
     def put(self, conn: UpstreamConnection) -> None:
         """Keep an idle connection for the next request."""
@@ -113,7 +74,6 @@ class UpstreamPool:
 
     def discard(self, conn: UpstreamConnection) -> None:
         """Close a connection that will not be reused."""
-        self._sockets.pop(conn, None)
         conn.close()
 
     async def _connect(self) -> UpstreamConnection:
@@ -127,8 +87,6 @@ class UpstreamPool:
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if QUICKACK is not None:
-                self._sockets[conn] = sock.fileno() if QUICKACK_FD is not None else sock
         return conn
 
     async def request(
@@ -162,12 +120,6 @@ class UpstreamPool:
 
     async def _exchange(self, conn: UpstreamConnection, data: bytes) -> PooledResponse:
         answer = conn.send(data)
-        sock = self._sockets.get(conn)
-        if sock is not None and conn.is_connected():  # so the descriptor is open
-            if QUICKACK_FD is not None:
-                QUICKACK_FD(sock)
-            else:
-                sock.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
         try:
             head, payload = await answer
         except BaseException:
@@ -180,4 +132,3 @@ class UpstreamPool:
         for conn in self._idle:
             conn.close()
         self._idle.clear()
-        self._sockets.clear()

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import EmptyStreamReader, StreamReader
 from multidict import CIMultiDict
@@ -187,18 +186,6 @@ def error_page(status: int, reason: str, detail: str) -> tuple[list[tuple[bytes,
         (b"Ngrok-Error-Code", code.encode()),
     ]
     return headers, body
-
-
-def error_response(
-    status: int, reason: str, headers: list[tuple[bytes, bytes]], body: bytes
-) -> web.Response:
-    """The client's copy of an :func:`error_page` (aiohttp sets Content-Length itself)."""
-    return web.Response(
-        status=status,
-        reason=reason,
-        body=body,
-        headers={k.decode(): v.decode() for k, v in headers if k != b"Content-Length"},
-    )
 
 
 def upstream_failure(upstream: str | None, tunnel_name: str, status: int, detail: str) -> str:
