@@ -3,8 +3,10 @@
 * **record keeps up**: the local agent at full load (32 keep-alive connections of the
   proxy bench's load generator, in front of its minimal upstream) while
   ``ngrok-inspect record --db FILE`` follows it; captures stored per second against the
-  agent's requests per second over the same window (target: ratio >= 1), and how long
-  ``record`` needs after the load stops to have stored every capture.
+  agent's requests per second over the same window (target: ratio >= 1), whether the lag
+  grows over the window (a follower that keeps pace stays one poll behind: ratio 1 within
+  the noise of that step), and how long ``record`` needs after the load stops to have
+  stored every capture.
 * **a filtered listing over 1,000,000 captures**: ``requests list --db FILE --status 5xx
   --limit 50`` (piped: plain text, and ``--json``) against the equivalent query in the
   ``sqlite3`` shell (same columns, same order), each a separate process, median of the
@@ -320,6 +322,11 @@ def measure_record(duration: float, workdir: Path) -> dict[str, Any]:
         "stored_vs_agent": stored_slope / served_slope,
         "two_point_stored_vs_agent": (stored2 - stored1) / max(served2 - served1, 1),
         "max_behind": max(served - stored for _, served, stored in samples),
+        # keeping up means a lag that does not grow: its slope over the window (captures/s;
+        # about 0 for a follower that keeps pace, the shortfall for one that falls behind)
+        # and the largest lag in seconds of the agent's traffic
+        "lag_growth_per_s": _slope([(t, served - stored) for t, served, stored in samples]),
+        "max_behind_s": max(served - stored for _, served, stored in samples) / served_slope,
         "record_cpu_us_per_capture": (cpu2[0] - cpu1[0]) * 1e6 / max(stored2 - stored1, 1),
         "agent_cpu_us_per_request": (cpu2[1] - cpu1[1]) * 1e6 / max(served2 - served1, 1),
         "load_requests": load["requests"],
@@ -341,8 +348,9 @@ def report(result: dict[str, Any]) -> None:
         print(
             f"record at full load: agent {r['agent_rps']:.0f} req/s, stored "
             f"{r['stored_per_s']:.0f}/s over the same {r['window_s']:.1f} s: ratio "
-            f"{r['stored_vs_agent']:.2f} (target >= 1; two points: "
-            f"{r['two_point_stored_vs_agent']:.2f}); at most {r['max_behind']} behind, "
+            f"{r['stored_vs_agent']:.3f} (target >= 1; two points: "
+            f"{r['two_point_stored_vs_agent']:.3f}); at most {r['max_behind']} behind "
+            f"({r['max_behind_s']:.2f} s of traffic; the lag grew {r['lag_growth_per_s']:.0f}/s), "
             f"{r['behind_at_window_end']} at the end of the window, all stored "
             f"{r['catch_up_s']:.1f} s after the load stopped ({r['never_stored']} never); CPU "
             f"per capture: record {r['record_cpu_us_per_capture']:.0f} us, agent "

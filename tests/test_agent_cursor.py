@@ -181,10 +181,12 @@ def _entry(i: int, tunnel: str = "web") -> Entry:
     return Entry(f"airt_{i:027d}", tunnel, "127.0.0.1", 1.7e9 + i, "GET", "/", "HTTP/1.1", req)
 
 
-def _ids(store: Store, after: int, limit: int = 100) -> tuple[list[str], int, int]:
+def _ids(
+    store: Store, after: int, limit: int = 100, tunnel: str | None = None, examine: int = 20_000
+) -> tuple[list[str], int, int]:
     import json
 
-    pieces, last, gone = store.completed_after(after, limit)
+    pieces, last, gone = store.completed_after(after, limit, tunnel, examine)
     return [e["id"][-3:].lstrip("0") for e in json.loads(b"".join(pieces))["requests"]], last, gone
 
 
@@ -224,6 +226,20 @@ def test_an_evicted_entry_behind_a_held_one_is_counted_once() -> None:
     assert _ids(store, 0, limit=1) == (["2"], 1, 0)  # b; a is behind it in completion order
     assert _ids(store, 1) == (["3"], 3, 1)  # a: gone, counted here
     assert _ids(store, 3) == ([], 3, 0)
+
+
+def test_a_cursor_listing_looks_at_a_bounded_number_of_entries() -> None:
+    store = Store(max_bytes=10**9)
+    for i in range(1, 11):
+        e = _entry(i, tunnel="api" if i in (2, 9) else "web")
+        store.add(e)
+        store.finish(e)
+    # a few at a time: the cursor says where it stopped, the next call goes on from there
+    assert _ids(store, 0, tunnel="api", examine=4) == (["2"], 4, 0)
+    assert _ids(store, 4, tunnel="api", examine=4) == ([], 8, 0)
+    assert _ids(store, 8, tunnel="api", examine=4) == (["9"], 10, 0)
+    assert _ids(store, 0, limit=3, examine=4) == (["1", "2", "3"], 3, 0)  # limit first
+    assert _ids(store, 7, examine=4) == (["8", "9", "10"], 10, 0)
 
 
 # -- the poller -------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ ENTRY_OVERHEAD = 1000
 PIECE_ENTRIES = 50
 PIECE_BYTES = 256 * 1024
 SHORT_LISTING = 1000  # up to this limit the entries to list are picked at once
+# a cursor listing looks at this many finished entries at most (about a millisecond on the
+# event loop, before its first piece); its cursor then says where it stopped
+EXAMINE = 20_000
 LISTING_HEAD = b'{"uri":"/api/requests/http","requests":['
 LISTING_TAIL = b"]}"
 _CANONICAL: dict[bytes, str] = {}  # wire name -> canonical name, for the names seen most
@@ -417,13 +420,14 @@ class Store:
             yield LISTING_TAIL
 
     def completed_after(
-        self, seq: int, limit: int, tunnel_substring: str | None = None
+        self, seq: int, limit: int, tunnel_substring: str | None = None, examine: int = EXAMINE
     ) -> tuple[Iterator[bytes], int, int]:
         """The entries that completed after completion number ``seq``, oldest completion
         first, at most ``limit`` whose tunnel name contains the substring, as the API's
         listing in pieces (see :meth:`listing`); with the completion number to continue
         from (the last one listed, or the newest when all were) and how many completions
-        after ``seq`` the store no longer holds (evicted, cleared). Costs the new entries.
+        after ``seq`` the store no longer holds (evicted, cleared). Costs the new entries,
+        at most ``examine`` of them (then the completion number is the last one looked at).
         """
         if limit <= 0:  # as a negative limit on the agent: an empty list (cursor kept)
             return self._pieces((), 0, None), seq, 0
@@ -433,13 +437,13 @@ class Store:
         new = len(done) - start
         if new <= 0:
             return self._pieces((), 0, None), max(seq, self.completed), gone
-        if new <= len(done) // 2:  # read the new end from the right: no walk past the old
+        if new <= examine and new <= len(done) // 2:  # from the right: no walk past the old
             tail = list(itertools.islice(reversed(done), new))
             tail.reverse()
-        else:
-            tail = list(itertools.islice(done, start, None))
+        else:  # the skip runs in C
+            tail = list(itertools.islice(done, start, start + examine))
         ids: list[str] = []
-        last = self.completed
+        last = self.completed if new <= examine else tail[-1].seq
         for entry in tail:
             if entry.id not in entries:
                 gone += 1  # evicted, still in the deque behind one that is not
