@@ -3,8 +3,10 @@
 Some pin what aiohttp's server did for the agent before (pipelining, framing, WebSocket
 frames behind the handshake); these fail on the aiohttp-based code: a refused head
 answered *before* the requests ahead of it on the connection (with the offending bytes
-echoed in the 400's body), a declined ``h2c`` upgrade and HTTP/1.0 keep-alive (both hung
-until the socket timeout), and a client that never reads (held for ever). Raw sockets
+echoed in the 400's body), a declined ``h2c`` upgrade (with or without a body), an
+``Upgrade: websocket`` without ``Connection: Upgrade`` and HTTP/1.0 keep-alive (all hung
+until the socket timeout), a chunked Upgrade request, and a client that never reads
+(held for ever). Raw sockets
 on 127.0.0.1 against a real upstream: pipelining in order past the read
 back-pressure, the head bounds (414/431/400) after what came before them, a declined
 ``Upgrade`` that goes on as HTTP/1.1, HTTP/1.0 keep-alive, the agent's own framing of
@@ -332,3 +334,52 @@ def wait_for_entry(agent: LocalAgent) -> dict[str, Any]:
             return got[0]
         threading.Event().wait(0.05)
     raise AssertionError("no finished entry")
+
+
+def test_a_declined_upgrade_with_a_body_forwards_the_body_and_goes_on(
+    numbered: RecordingUpstream,
+) -> None:
+    # llhttp stops at an Upgrade head; the agent declines it and reads the body itself
+    post = (
+        b"POST /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+        b"Content-Length: 11\r\n\r\n"
+    )
+    with LocalAgent(numbered.url) as agent, connect(agent.public_url) as s:
+        s.sendall(post + b"hello")
+        agent.call(lambda: None)  # a turn of the agent's loop: the body comes in two reads
+        s.sendall(b" world" + b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = read_answers(s, 2)
+        while not out.endswith(b"/after!"):
+            out += s.recv(65536)
+        assert [seen.body for seen in numbered.seen] == [b"hello world", b""]
+        bodies = [
+            base64.b64decode(e["request"]["raw"]).rpartition(b"\r\n\r\n")[2] for e in entries(agent)
+        ]
+        assert sorted(bodies) == [b"", b"hello world"]
+
+
+def test_a_websocket_handshake_that_is_not_an_upgrade_is_a_plain_request(
+    numbered: RecordingUpstream,
+) -> None:
+    # no "Connection: Upgrade": not a handshake (RFC 9110 section 7.8); forwarded as a
+    # GET without its hop-by-hop Upgrade field, and the connection goes on
+    half = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"
+    with LocalAgent(numbered.url) as agent, connect(agent.public_url) as s:
+        s.sendall(half + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = read_answers(s, 2)
+        while not out.endswith(b"/next!"):
+            out += s.recv(65536)
+        assert out.count(b"HTTP/1.1 200 OK\r\n") == 2
+        assert numbered.seen[0].header(b"upgrade") == []
+        assert len(entries(agent)) == 2
+
+
+def test_a_chunked_upgrade_request_is_refused(numbered: RecordingUpstream) -> None:
+    wire = (
+        b"POST /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    with LocalAgent(numbered.url) as agent, connect(agent.public_url) as s:
+        s.sendall(wire)
+        assert read_until_closed(s).startswith(b"HTTP/1.1 400 Bad Request\r\n")
+        assert numbered.seen == [] and entries(agent) == []

@@ -114,7 +114,7 @@ class PublicRequest:
         self.body_exists = False
         self.expect_continue = False
         self.keep_alive = True
-        self.upgrade = b""  # the Upgrade field, lower-cased ("" without one)
+        self.upgrade = b""  # b"websocket" for a handshake the agent may take, else b""
         self.remote = ""
         self.reply: Reply = cast("Reply", None)
 
@@ -274,6 +274,9 @@ class PublicConnection(asyncio.Protocol):
         self._upgraded = False  # llhttp stopped at an Upgrade/CONNECT head
         self._rest = b""  # bytes after such a head
         self._sink: asyncio.Protocol | None = None  # where a spliced connection's bytes go
+        self._last: PublicRequest | None = None  # the request whose head was parsed last
+        self._raw_body: PublicRequest | None = None  # a declined Upgrade's, fed by hand
+        self._raw_left = 0
         self._request: PublicRequest | None = None  # being parsed
         self._fields: list[tuple[bytes, bytes]] = []
         self._target = b""
@@ -361,19 +364,51 @@ class PublicConnection(asyncio.Protocol):
             return
         if self._reject is not None:
             return
+        if self._raw_body is not None:
+            data = self._feed_raw_body(data)
+            if not data:
+                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
-            # what follows is the upgraded protocol's (or, if the upgrade is not taken,
-            # the next request's): held, and no more read until the handler decides
-            self._upgraded = True
-            self._rest = data[int(upgrade.args[0]) :]
-            if self.transport is not None:
-                self.transport.pause_reading()
+            self._upgrade(data[int(upgrade.args[0]) :])
         except httptools.HttpParserError:
             self._reject = self._reject or BAD_REQUEST
         if self._reject is not None:
             self._broken()
+
+    def _upgrade(self, rest: bytes) -> None:
+        """llhttp stopped after an Upgrade (or CONNECT) head: what follows is the other
+        protocol's if the handler takes it (held, no more read until it decides);
+        otherwise the upgrade is declined here and now, and the request's body (as plain
+        bytes: llhttp did not parse it) and then HTTP/1.1 go on."""
+        if self._reject is not None:
+            return  # refused at its head: nothing more is read
+        request = self._last
+        if request is not None and (request.upgrade or request.method == "CONNECT"):
+            self._upgraded = True
+            self._rest = rest
+            if self.transport is not None:
+                self.transport.pause_reading()
+            return
+        self._parser = httptools.HttpRequestParser(self)
+        if request is not None and request.body_exists:
+            self._raw_body, self._raw_left = request, request.content_length or 0
+        if rest:
+            self.data_received(rest)
+
+    def _feed_raw_body(self, data: bytes) -> bytes:
+        """The body of a declined Upgrade request, by its ``Content-Length``; the bytes
+        after it."""
+        request = self._raw_body
+        assert request is not None
+        piece, data = data[: self._raw_left], data[self._raw_left :]
+        self._raw_left -= len(piece)
+        request.content.feed_data(piece)
+        if not self._raw_left:
+            request.content.feed_eof()
+            self._raw_body = None
+        return data
 
     def pause_reading(self) -> None:
         """A body's reader holds enough: stop reading until it drains."""
@@ -431,6 +466,7 @@ class PublicConnection(asyncio.Protocol):
         self._head_size = 0
         self._target = b""
         self._fields = []
+        self._last = None
         self._request = PublicRequest()
         self._idle_clock.disarm()
         clock = self._head_clock
@@ -466,6 +502,7 @@ class PublicConnection(asyncio.Protocol):
         request.keep_alive = parser.should_keep_alive()
         request.remote = self.remote
         length: int | None = None
+        upgrade = b""
         for k, v in fields:
             low = k.lower()
             if low == b"content-length":
@@ -475,12 +512,21 @@ class PublicConnection(asyncio.Protocol):
             elif low == b"expect":
                 request.expect_continue = v.strip().lower() == b"100-continue"
             elif low == b"upgrade":
-                request.upgrade = v.strip().lower()
+                upgrade = v.strip().lower()
         request.content_length = length
         if request.chunked or (length or 0) > 0:
             request.body_exists = True
             request.content = StreamReader(self, READ_LIMIT, loop=self._loop)  # type: ignore[arg-type]
+        if parser.should_upgrade():
+            if request.chunked:
+                # llhttp leaves the body of an Upgrade request unparsed; a chunked one
+                # cannot be followed without it
+                self._reject = self._reject or BAD_REQUEST
+                return
+            if upgrade == b"websocket" and request.method == "GET" and not request.body_exists:
+                request.upgrade = upgrade  # the one upgrade the agent may take
         request.reply = Reply(self, request.method, request.keep_alive)
+        self._last = request
         if self._head_clock is not None and self._current is None and not self._queue:
             self._head_clock.disarm()
         self._queue.append(request)
@@ -507,6 +553,8 @@ class PublicConnection(asyncio.Protocol):
     def on_message_complete(self) -> None:
         request, self._request = self._request, None
         if request is not None and request.body_exists:
+            if self._parser.should_upgrade():
+                return  # llhttp ends an Upgrade request at its head: the body comes raw
             request.content.feed_eof()
 
     # -- handling, in order --------------------------------------------------------------
