@@ -1,8 +1,11 @@
 """The public side's own HTTP/1.1 server (``local_agent/public.py``), byte by byte.
 
-What aiohttp's server did for the agent before and this one must do as well (each test
-also passes on the aiohttp-based code: they pin the behaviour across the change). Raw
-sockets on 127.0.0.1 against a real upstream: pipelining in order past the read
+Some pin what aiohttp's server did for the agent before (pipelining, framing, WebSocket
+frames behind the handshake); these fail on the aiohttp-based code: a refused head
+answered *before* the requests ahead of it on the connection (with the offending bytes
+echoed in the 400's body), a declined ``h2c`` upgrade and HTTP/1.0 keep-alive (both hung
+until the socket timeout), and a client that never reads (held for ever). Raw sockets
+on 127.0.0.1 against a real upstream: pipelining in order past the read
 back-pressure, the head bounds (414/431/400) after what came before them, a declined
 ``Upgrade`` that goes on as HTTP/1.1, HTTP/1.0 keep-alive, the agent's own framing of
 answers whose length is the upstream connection's end, and WebSocket splicing (bytes
@@ -14,6 +17,7 @@ from __future__ import annotations
 import base64
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -286,3 +290,45 @@ def test_a_half_head_behind_a_large_pipelined_body_gets_408(
         assert out.startswith(b"HTTP/1.1 200 OK\r\n")
         assert b"HTTP/1.1 408 Request Timeout\r\n" in out
         assert len(entries(agent)) == 1
+
+
+# -- a client that does not read --------------------------------------------------------
+
+
+def test_a_client_that_stops_reading_is_cut_at_the_send_timeout_and_it_is_recorded() -> None:
+    size = 64 * 1024**2  # far more than the socket buffers on both sides hold
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size
+
+    def answer(i: int, seen: Seen) -> Cut:
+        return Cut(head + b"z" * size)
+
+    up = RecordingUpstream(answer)
+    try:
+        with LocalAgent(up.url, send_timeout=0.3) as agent:
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.settimeout(BOUND)
+            host, port = agent.public_url.split("//")[1].rsplit(":", 1)
+            s.connect((host, int(port)))
+            with s:
+                s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+                # never read: the entry finishes once the agent gives up on this client
+                e = wait_for_entry(agent)
+                assert e["response"]["status_code"] == 200
+                assert e["error"].startswith("the client read nothing for 0.3 s of the answer")
+                assert f"of {size} body bytes" in e["error"]
+                got = len(read_until_closed(s))
+                assert got < size  # cut: the rest never came
+    finally:
+        up.close()
+
+
+def wait_for_entry(agent: LocalAgent) -> dict[str, Any]:
+    """The first entry once it is finished (its duration set), polled on the API; the
+    socket timeouts bound the wait."""
+    for _ in range(int(BOUND / 0.05)):
+        got = [e for e in entries(agent) if e.get("duration")]
+        if got:
+            return got[0]
+        threading.Event().wait(0.05)
+    raise AssertionError("no finished entry")

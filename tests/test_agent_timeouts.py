@@ -163,14 +163,18 @@ def test_the_limits_defaults_are_the_documented_ones() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "local-agent.md").read_text("utf-8")
     assert f"| Request head (header timeout) | {limits.DEFAULT_HEADER_TIMEOUT:g} s |" in doc
     assert f"| Request body idle (body timeout) | {limits.DEFAULT_BODY_TIMEOUT:g} s |" in doc
+    send = limits.DEFAULT_SEND_TIMEOUT
+    assert f"| Client not reading an answer (send timeout) | {send:g} s |" in doc
     budget_mib = limits.DEFAULT_INFLIGHT_BUDGET // 1024**2
     assert f"| Body bytes of all captures in flight | {budget_mib} MiB |" in doc
     assert f"({limits.connection_cap(1024)} at 1024)" in doc
     library = inspect.signature(LocalAgent).parameters
     assert library["header_timeout"].default == limits.DEFAULT_HEADER_TIMEOUT
     assert library["body_timeout"].default == limits.DEFAULT_BODY_TIMEOUT
+    assert library["send_timeout"].default == limits.DEFAULT_SEND_TIMEOUT
     assert library["inflight_budget"].default == limits.DEFAULT_INFLIGHT_BUDGET
     cli = inspect.signature(agent_command).parameters
     assert cli["header_timeout"].default == limits.DEFAULT_HEADER_TIMEOUT
     assert cli["body_timeout"].default == limits.DEFAULT_BODY_TIMEOUT
+    assert cli["send_timeout"].default == limits.DEFAULT_SEND_TIMEOUT
     assert parse_size(cli["inflight_budget"].default) == limits.DEFAULT_INFLIGHT_BUDGET

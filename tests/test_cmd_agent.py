@@ -226,6 +226,8 @@ def test_limits_options_and_a_broken_answer_on_the_console_line(run_agent: Any) 
             "0.3",
             "--body-timeout",
             "5",
+            "--send-timeout",
+            "5",
             "--inflight-budget",
             "1MiB",
         )

@@ -111,6 +111,14 @@ def agent_command(
             min=0.01,
         ),
     ] = 30.0,
+    send_timeout: Annotated[
+        float,
+        typer.Option(
+            "--send-timeout",
+            help="Seconds an answer may wait for a client that does not read (then cut).",
+            min=0.01,
+        ),
+    ] = 60.0,
     inflight_budget: Annotated[
         str,
         typer.Option(
@@ -166,6 +174,7 @@ def agent_command(
         on_request=printer,
         header_timeout=header_timeout,
         body_timeout=body_timeout,
+        send_timeout=send_timeout,
         inflight_budget=parse_size(inflight_budget),
         on_notice=note,
     )

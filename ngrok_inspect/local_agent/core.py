@@ -23,6 +23,7 @@ from ngrok_inspect.local_agent.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_INFLIGHT_BUDGET,
+    DEFAULT_SEND_TIMEOUT,
     ConnectionCap,
     InflightBudget,
     PublicLimits,
@@ -101,6 +102,7 @@ class AgentCore:
         header_timeout: float | None = DEFAULT_HEADER_TIMEOUT,
         body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
         inflight_budget: int = DEFAULT_INFLIGHT_BUDGET,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
         on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.store = Store(inspect_db_size)
@@ -110,6 +112,7 @@ class AgentCore:
             body_timeout=body_timeout,
             connections=ConnectionCap(connection_cap(nofile), nofile, on_notice),
             budget=InflightBudget(inflight_budget),
+            send_timeout=send_timeout,
         )
         # the API's connections: the same header clock, never refused (loopback only)
         self.api_limits = PublicLimits(

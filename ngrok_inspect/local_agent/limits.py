@@ -9,6 +9,8 @@
 - **Body idle timeout**: while the agent waits for request-body bytes, none for
   ``body_timeout`` seconds fails the request (nginx's ``client_body_timeout``). Time the
   agent itself is not reading (the upstream is slow to take the body) does not count.
+- **Send timeout**: while an answer waits for the client to read what was written, no
+  progress for ``send_timeout`` seconds cuts the connection (nginx's ``send_timeout``).
 - **Connection cap**: public connections are capped below the process's file limit
   (``RLIMIT_NOFILE``), keeping a reserve of descriptors for the API, upstream
   connections and files, so a flood of public connections cannot stop the API.
@@ -31,6 +33,7 @@ from ngrok_inspect.local_agent.heads import HeadTracker
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_SEND_TIMEOUT = 60.0
 DEFAULT_INFLIGHT_BUDGET = 64 * 1024**2
 # Descriptors kept free of public connections: the API listener and its clients, a
 # listener per tunnel (at most 64), the event loop's own, stdio and files.
@@ -209,6 +212,7 @@ class PublicLimits:
     body_timeout: float | None
     connections: ConnectionCap
     budget: InflightBudget
+    send_timeout: float | None = DEFAULT_SEND_TIMEOUT
 
 
 def plain_answer(status: str, text: str, extra: str = "") -> bytes:

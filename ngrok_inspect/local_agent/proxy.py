@@ -23,7 +23,7 @@ from yarl import URL
 
 from ngrok_inspect.local_agent.capture import Capture
 from ngrok_inspect.local_agent.limits import BodyTimeout, PublicLimits, timed_chunks
-from ngrok_inspect.local_agent.public import PublicRequest
+from ngrok_inspect.local_agent.public import ClientStalled, PublicRequest
 from ngrok_inspect.local_agent.store import Entry, Message
 from ngrok_inspect.local_agent.tunnel import RunningTunnel
 from ngrok_inspect.local_agent.upstream import PooledResponse
@@ -311,6 +311,12 @@ class Proxy:
             if entry.error is None:  # the client's connection was lost mid-answer
                 entry.error = _client_left(msg, length)
             raise
+        except ClientStalled as stalled:
+            if entry.error is None:
+                entry.error = (
+                    f"{stalled} of the answer (after {_of(msg.passed, length)} body bytes)"
+                )
+            reply.cut()
         except (ConnectionError, OSError, aiohttp.ClientError, asyncio.TimeoutError):
             # the client went away mid-answer: keep what passed
             if entry.error is None:

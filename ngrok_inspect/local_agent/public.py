@@ -21,7 +21,9 @@ tells exactly where each head begins and ends, which the limits need:
   answered ``503`` at once;
 * **back-pressure**: reading pauses while :data:`MAX_QUEUED` requests wait behind the
   one being handled, or its body's reader holds enough (aiohttp's ``StreamReader``
-  flow control); writing waits for the client to read (``Reply.write``);
+  flow control); writing waits for the client to read (``Reply.write``), at most
+  ``send_timeout`` seconds without progress (then :class:`ClientStalled`, and the
+  connection is cut);
 * a client that goes away cancels its request's handler.
 
 An ``Upgrade`` request (a WebSocket handshake) ends HTTP on the connection for llhttp:
@@ -72,6 +74,14 @@ TARGET_TOO_LONG = plain_answer("414 URI Too Long", "The request target is too lo
 HEAD_TOO_LARGE = plain_answer(
     "431 Request Header Fields Too Large", "The request head is too large."
 )
+
+
+class ClientStalled(ConnectionError):
+    """The client read nothing of an answer for ``send_timeout`` seconds."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the client read nothing for {seconds:g} s")
+        self.seconds = seconds
 
 
 class PublicRequest:
@@ -405,7 +415,14 @@ class PublicConnection(asyncio.Protocol):
             raise ConnectionResetError("the client closed the connection")
         if self._drain_waiter is None:
             self._drain_waiter = self._loop.create_future()
-        await asyncio.shield(self._drain_waiter)
+        seconds = self._limits.send_timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(self._drain_waiter), seconds)
+        except asyncio.TimeoutError:
+            assert seconds is not None
+            if self.transport is not None:
+                self.transport.abort()
+            raise ClientStalled(seconds) from None
 
     # -- llhttp's callbacks --------------------------------------------------------------
 

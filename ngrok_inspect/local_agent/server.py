@@ -19,6 +19,7 @@ from ngrok_inspect.local_agent.limits import (
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_HEADER_TIMEOUT,
     DEFAULT_INFLIGHT_BUDGET,
+    DEFAULT_SEND_TIMEOUT,
 )
 from ngrok_inspect.local_agent.listeners import (
     SERVER_OPTIONS,
@@ -101,7 +102,8 @@ class LocalAgent:
     exchange.
 
     ``header_timeout`` (seconds for a request head), ``body_timeout`` (seconds without a
-    request-body byte while one is awaited) and ``inflight_budget`` (body bytes that all
+    request-body byte while one is awaited), ``send_timeout`` (seconds an answer may wait
+    for a client that does not read) and ``inflight_budget`` (body bytes that all
     captures in flight may hold together) bound what clients can hold; None turns a
     timeout off. Public connections are capped below the file limit (``RLIMIT_NOFILE``);
     ``on_notice(text)`` is called on the agent thread when the cap is first reached.
@@ -130,6 +132,7 @@ class LocalAgent:
         body_timeout: float | None = DEFAULT_BODY_TIMEOUT,
         inflight_budget: int = DEFAULT_INFLIGHT_BUDGET,
         on_notice: Callable[[str], None] | None = None,
+        send_timeout: float | None = DEFAULT_SEND_TIMEOUT,
     ) -> None:
         if tunnels is None:
             tunnels = [TunnelSpec(name=name, addr=upstream, listen=listen)]
@@ -140,10 +143,10 @@ class LocalAgent:
         parse_hostport(web_addr)
         if capture_limit < 0 or inspect_db_size < 0 or inflight_budget < 0:
             raise UsageError("capture limit, store size and in-flight budget must be positive")
-        for timeout in (header_timeout, body_timeout):
+        for timeout in (header_timeout, body_timeout, send_timeout):
             if timeout is not None and timeout <= 0:
                 raise UsageError(
-                    "header and body timeouts must be positive", hint="Give seconds, e.g. 10"
+                    "header, body and send timeouts must be positive", hint="Give seconds, e.g. 10"
                 )
         self._specs = list(tunnels)
         self._web_addr = web_addr
@@ -159,6 +162,7 @@ class LocalAgent:
             body_timeout=body_timeout,
             inflight_budget=inflight_budget,
             on_notice=on_notice,
+            send_timeout=send_timeout,
         )
         self._api = ApiListener(AgentApi(self._core))
         self._loop: asyncio.AbstractEventLoop | None = None
