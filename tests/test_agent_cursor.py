@@ -21,7 +21,7 @@ import requests
 
 from ngrok_inspect.client import AgentClient
 from ngrok_inspect.local_agent import LocalAgent, TunnelSpec
-from ngrok_inspect.local_agent.store import Entry, Message, Store
+from ngrok_inspect.local_agent.store import PIECE_ENTRIES, Entry, Message, Store
 from ngrok_inspect.watch import FollowEvent, ManualClock, Poller, follow_batches
 from tests.support.raw_upstream import RecordingUpstream, Seen, ok
 from tests.support.servers import FixtureAgentServer, load_json
@@ -82,6 +82,19 @@ def test_after_lists_only_newer_completions_oldest_first(bins: LocalAgent) -> No
     hit(bins, "/later")
     assert listing(bins, **{AFTER: c2})[0] == ["/later"]
     assert listing(bins, **{AFTER: c1})[0] == [*(f"/new/{n}" for n in range(4)), "/later"]
+
+
+def test_a_long_cursor_listing_is_streamed_with_its_cursor(bins: LocalAgent) -> None:
+    _, c0, _ = listing(bins)
+    with requests.Session() as s:
+        for n in range(PIECE_ENTRIES + 10):
+            assert s.get(f"{bins.tunnels[0].public_url}/s/{n}", timeout=10).status_code == 200
+    paths, c1, r = listing(bins, **{AFTER: c0})
+    assert "Content-Length" not in r.headers  # more than one piece: streamed (chunked)
+    assert paths == [f"/s/{n}" for n in range(PIECE_ENTRIES + 10)]
+    assert (seq(c1), r.headers[GONE]) == (seq(c0) + PIECE_ENTRIES + 10, "0")
+    _, _, plain = listing(bins)  # the plain listing streamed too, with its cursor
+    assert "Content-Length" not in plain.headers and plain.headers[CURSOR] == c1
 
 
 def test_after_with_limit_and_tunnel_name(bins: LocalAgent) -> None:
