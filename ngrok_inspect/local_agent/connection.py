@@ -47,7 +47,9 @@ _IDLE, _HEAD, _BODY, _BROKEN = range(4)
 # Linux: an upstream that writes head and body in two sends (Nagle on its side) waits for
 # our ACK of the head; a delayed ACK makes that 40 ms per request. So when a read leaves
 # an answer unfinished, quick-ACK is set on the socket: the kernel sends the pending ACK
-# at once (and the rest follows). An answer that came whole costs no system call.
+# at once (and the rest follows). From then on that connection re-arms it as each request
+# goes out (quick-ACK mode is not sticky), so the kernel ACKs the head as it arrives,
+# without waiting for the agent to read. Answers that come whole cost no system call.
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
@@ -124,6 +126,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.should_close = False
         self._reading_paused = False  # read by aiohttp's StreamReader (flow control)
         self._quickack: Callable[[], object] | None = None
+        self._split = False  # an answer came in parts: quick-ACK before each answer
         self._clock = Deadline(loop, timeout, self._timed_out) if timeout else None
 
     # -- the pool's side ---------------------------------------------------------------
@@ -155,6 +158,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._failure = None
         self._waiter = self._loop.create_future()
         self.transport.write(data)
+        if self._split and self._quickack is not None:
+            self._quickack()
         if self._clock is not None:
             self._clock.arm()
         return self._waiter
@@ -218,6 +223,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
         elif self._quickack is not None and self._state in (_HEAD, _BODY):
             self._quickack()  # the answer is unfinished: ACK what came now (see QUICKACK)
+            self._split = True
 
     def pause_reading(self) -> None:
         """The body's reader holds enough: stop reading (and the clock) until it drains."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,18 +30,16 @@ from ngrok_inspect.local_agent.tunnel import RunningTunnel
 from ngrok_inspect.local_agent.upstream import PooledResponse
 from ngrok_inspect.local_agent.websocket import relay_websocket
 from ngrok_inspect.local_agent.wire import (
-    HOP_BY_HOP,
     SKIP_AUTO_HEADERS,
     arrived_whole,
     chunks,
-    connection_tokens,
     decoded,
     describe_failure,
     error_page,
     forward_fields,
-    is_chunked,
     origin_form,
     proto_of,
+    relayed_fields,
     request_head,
     upstream_failure,
 )
@@ -79,11 +78,7 @@ class Proxy:
 
     def handler(self, tunnel: RunningTunnel) -> Callable[[PublicRequest], Awaitable[None]]:
         """The request handler of one tunnel's public side."""
-
-        async def handle(request: PublicRequest) -> None:
-            await self.handle(tunnel, request)
-
-        return handle
+        return functools.partial(self.handle, tunnel)
 
     # -- the public side -----------------------------------------------------------------
 
@@ -95,7 +90,7 @@ class Proxy:
         method = request.method
         uri = request.raw_path
         remote = request.remote  # the peer, looked up once per connection
-        chunked = is_chunked(raw_headers)
+        chunked = request.chunked
         entry = self.capture.new_entry(
             tunnel,
             remote,
@@ -155,7 +150,14 @@ class Proxy:
             body = self._tee(request, entry)
         # the framing is the agent's own: it describes exactly the bytes forwarded
         framed = len(body) if isinstance(body, bytes) else None
-        fields = forward_fields(raw_headers, remote, tunnel.proto, content_length=framed)
+        pool = tunnel.pool
+        fields = forward_fields(
+            raw_headers,
+            remote,
+            tunnel.proto,
+            content_length=framed,
+            default_host=pool.host_field if pool is not None else None,
+        )
         upstream: aiohttp.ClientResponse | PooledResponse
         try:
             # HEAD answers have a length but no body: aiohttp's client knows, llhttp not
@@ -251,8 +253,6 @@ class Proxy:
         proto = proto_of(upstream.version)
         reason = upstream.reason or ""
         msg = self.capture.record_response(entry, proto, upstream.status, reason, raw)
-        # the framing is the agent's own (Reply sets it): the upstream's is not relayed
-        drop = HOP_BY_HOP | connection_tokens(raw) | {"content-length"}
         length = upstream.content_length
         small = (
             length is not None
@@ -262,7 +262,7 @@ class Proxy:
             and upstream.status not in (204, 304)
             and request.method != "HEAD"
         )
-        fields = [(k, v) for k, v in raw if k.decode("latin-1").lower() not in drop]
+        fields = relayed_fields(raw)
         limit = self.capture_limit
         if small:
             # small bodies: one write of head and body to the client

@@ -64,6 +64,7 @@ class UpstreamPool:
         self.port = port
         self.timeout = timeout
         self._idle: list[UpstreamConnection] = []
+        self.host_field = f"{host}:{port}".encode("latin-1")  # Host for requests without one
 
     def put(self, conn: UpstreamConnection) -> None:
         """Keep an idle connection for the next request."""
@@ -92,15 +93,12 @@ class UpstreamPool:
     async def request(
         self, method: str, uri: str, fields: list[tuple[bytes, bytes]], body: bytes | None
     ) -> PooledResponse:
-        """Send one request (``fields`` as :func:`~wire.forward_fields` gives them); a
-        reused connection that turns out dead is retried once, but only for an idempotent
-        method: a POST the upstream may have read is never sent twice (it becomes a 502
-        instead)."""
+        """Send one request (``fields`` as :func:`~wire.forward_fields` gives them, with
+        ``default_host=pool.host_field``); a reused connection that turns out dead is
+        retried once, but only for an idempotent method: a POST the upstream may have read
+        is never sent twice (it becomes a 502 instead)."""
         lines = [f"{method} {uri} HTTP/1.1\r\n".encode("latin-1")]
-        lines.extend(k + b": " + v + b"\r\n" for k, v in fields)
-        if not any(k.lower() == b"host" for k, _ in fields):
-            # HTTP/1.0 clients may omit it
-            lines.append(f"Host: {self.host}:{self.port}\r\n".encode("latin-1"))
+        lines += [k + b": " + v + b"\r\n" for k, v in fields]
         lines.append(b"\r\n")
         if body:
             lines.append(body)

@@ -40,15 +40,6 @@ PROTECTED = frozenset({"content-length", "transfer-encoding", "host"})
 SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 
 
-def connection_tokens(raw_headers: Any) -> set[str]:
-    """Lower-cased field names listed in ``Connection`` headers (also hop-by-hop)."""
-    tokens: set[str] = set()
-    for k, v in raw_headers:
-        if k.lower() == b"connection":
-            tokens.update(t.strip().lower() for t in v.decode("latin-1").split(","))
-    return tokens
-
-
 _ALWAYS_DROPPED = frozenset(name.encode() for name in HOP_BY_HOP | {"expect"})
 _PROTECTED = frozenset(name.encode() for name in PROTECTED)
 _UPGRADE = frozenset({b"upgrade", b"connection"})
@@ -62,15 +53,14 @@ def forward_fields(
     *,
     keep_upgrade: bool = False,
     content_length: int | None = None,
+    default_host: bytes | None = None,
 ) -> list[tuple[bytes, bytes]]:
     """The request header fields to send upstream, as bytes in wire order: hop-by-hop
     removed, X-Forwarded-* added and, with ``content_length``, the agent's own
-    ``Content-Length`` in place of the client's (the framing of the bytes it forwards)."""
+    ``Content-Length`` in place of the client's (the framing of the bytes it forwards);
+    ``default_host`` is sent as ``Host`` when the request has none (HTTP/1.0)."""
     # Expect: 100-continue is answered by the agent itself (see Proxy.handle)
     drop = _ALWAYS_DROPPED
-    tokens = connection_tokens(raw_headers)
-    if tokens:
-        drop = drop | {t.encode("latin-1") for t in tokens} - _PROTECTED
     if keep_upgrade:
         drop = drop - _UPGRADE
     if content_length is not None:
@@ -78,8 +68,12 @@ def forward_fields(
     out: list[tuple[bytes, bytes]] = []
     forwarded_for: list[bytes] = []
     host = b""
+    named: set[bytes] | None = None  # fields the Connection headers name
     for k, v in raw_headers:
         low = k.lower()
+        if low == b"connection":
+            named = named or set()
+            named.update(t.strip().lower() for t in v.split(b","))
         if low in drop:
             continue
         if low == b"x-forwarded-for":
@@ -90,6 +84,14 @@ def forward_fields(
         if low == b"host":
             host = v
         out.append((k, v))
+    if named:  # hop-by-hop too, but never what framing or routing depend on
+        named -= _PROTECTED
+        if keep_upgrade:
+            named -= _UPGRADE
+        if named:
+            out = [(k, v) for k, v in out if k.lower() not in named]
+            if b"x-forwarded-for" in named:
+                forwarded_for = []
     if remote_addr:
         forwarded_for.append(remote_addr.encode("latin-1"))
     if forwarded_for:
@@ -97,8 +99,32 @@ def forward_fields(
     out.append((b"X-Forwarded-Proto", scheme.encode("latin-1")))
     if host:
         out.append((b"X-Forwarded-Host", host))
+    elif default_host is not None:
+        out.append((b"Host", default_host))
     if content_length is not None:
         out.append((b"Content-Length", b"%d" % content_length))
+    return out
+
+
+_NOT_RELAYED = frozenset(name.encode() for name in HOP_BY_HOP | {"content-length"})
+
+
+def relayed_fields(raw_headers: Any) -> list[tuple[bytes, bytes]]:
+    """An answer's header fields as relayed to the client: hop-by-hop ones and those its
+    ``Connection`` headers name removed, and its framing (the agent frames the answer
+    itself, see :class:`~public.Reply`)."""
+    out: list[tuple[bytes, bytes]] = []
+    named: set[bytes] | None = None
+    for k, v in raw_headers:
+        low = k.lower()
+        if low in _NOT_RELAYED:
+            if low == b"connection":
+                named = named or set()
+                named.update(t.strip().lower() for t in v.split(b","))
+            continue
+        out.append((k, v))
+    if named:
+        out = [(k, v) for k, v in out if k.lower() not in named]
     return out
 
 
