@@ -70,3 +70,27 @@ def test_an_http10_request_without_host_gets_the_tunnels() -> None:
             assert up.seen[0].header(b"host") == [up.url.split("//")[1].encode()]
     finally:
         up.close()
+
+
+def test_fields_a_connection_header_names_are_hop_by_hop_both_ways() -> None:
+    # RFC 9110 section 7.6.1: named in Connection, so not forwarded (either direction);
+    # X-Forwarded-For named that way is the client's own and is replaced by the agent's
+    answer = (
+        b"HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\n"
+        b"X-Kept: yes\r\nContent-Length: 2\r\n\r\nok"
+    )
+    up = RecordingUpstream(lambda i, seen: answer)
+    try:
+        with LocalAgent(up.url) as agent:
+            out = exchange(
+                agent.public_url,
+                b"GET /n HTTP/1.1\r\nHost: a\r\nConnection: close, X-Private, X-Forwarded-For\r\n"
+                b"X-Private: 1\r\nX-Forwarded-For: 6.6.6.6\r\nX-Public: 2\r\n\r\n",
+            )
+        [seen] = up.seen
+        assert seen.header(b"x-private") == [] and seen.header(b"x-public") == [b"2"]
+        assert seen.header(b"x-forwarded-for") == [b"127.0.0.1"]
+        head = out.partition(b"\r\n\r\n")[0].lower()
+        assert b"x-hop" not in head and b"x-kept: yes" in head
+    finally:
+        up.close()
