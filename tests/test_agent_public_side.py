@@ -54,6 +54,16 @@ def read_answers(s: socket.socket, n: int, marker: bytes = b"HTTP/1.1 ") -> byte
     return out
 
 
+def read_until(s: socket.socket, end: bytes) -> bytes:
+    """What the agent sends up to and including ``end`` (the last answer's body)."""
+    out = b""
+    while not out.endswith(end):
+        data = s.recv(65536)
+        assert data, f"closed after {out!r}"
+        out += data
+    return out
+
+
 @pytest.fixture
 def numbered() -> Iterator[RecordingUpstream]:
     """Answers each request with its path and a final ``!``."""
@@ -127,9 +137,7 @@ def test_a_declined_upgrade_is_answered_as_http11_and_the_connection_goes_on(
     )
     with LocalAgent(numbered.url) as agent, connect(agent.public_url) as s:
         s.sendall(h2c + b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-        out = read_answers(s, 2)
-        while not out.endswith(b"/after!"):
-            out += s.recv(65536)
+        out = read_until(s, b"/after!")
         assert out.count(b"HTTP/1.1 200 OK\r\n") == 2
         assert b"/h2c!" in out
         first = numbered.seen[0]
@@ -348,9 +356,8 @@ def test_a_declined_upgrade_with_a_body_forwards_the_body_and_goes_on(
         s.sendall(post + b"hello")
         agent.call(lambda: None)  # a turn of the agent's loop: the body comes in two reads
         s.sendall(b" world" + b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n")
-        out = read_answers(s, 2)
-        while not out.endswith(b"/after!"):
-            out += s.recv(65536)
+        out = read_until(s, b"/after!")
+        assert out.count(b"HTTP/1.1 200 OK\r\n") == 2 and b"/up!" in out
         assert [seen.body for seen in numbered.seen] == [b"hello world", b""]
         bodies = [
             base64.b64decode(e["request"]["raw"]).rpartition(b"\r\n\r\n")[2] for e in entries(agent)
@@ -366,9 +373,7 @@ def test_a_websocket_handshake_that_is_not_an_upgrade_is_a_plain_request(
     half = b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n"
     with LocalAgent(numbered.url) as agent, connect(agent.public_url) as s:
         s.sendall(half + b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-        out = read_answers(s, 2)
-        while not out.endswith(b"/next!"):
-            out += s.recv(65536)
+        out = read_until(s, b"/next!")
         assert out.count(b"HTTP/1.1 200 OK\r\n") == 2
         assert numbered.seen[0].header(b"upgrade") == []
         assert len(entries(agent)) == 2
