@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from aiohttp import web
 from aiohttp.streams import StreamReader
@@ -235,7 +235,8 @@ _HEAD, _BUSY, _IDLE = "head", "busy", "idle"
 
 
 class GuardedConnection(web.RequestHandler):
-    """aiohttp's connection protocol with a header timeout and the connection cap.
+    """aiohttp's connection protocol with the header timeout: the API listener's (a
+    tunnel's public side is :mod:`public`'s; the API's connections are never capped).
 
     The header clock runs from the connection's start, and on a kept-alive connection
     from the first byte of the next request, until the request handler is called
@@ -246,10 +247,6 @@ class GuardedConnection(web.RequestHandler):
 
     def __init__(self, manager: Any, *, limits: PublicLimits, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
-        self._limits = limits
-        self._counted = False
-        self._refused = False
-        self._lingering = False
         self._state = _HEAD
         self._head_bytes = False
         self._heads = HeadTracker()
@@ -261,45 +258,18 @@ class GuardedConnection(web.RequestHandler):
             )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Count the connection (or refuse it at the cap); start the header clock."""
-        cap = self._limits.connections
-        if not cap.acquire():
-            self._refuse(cap, transport)
-            return
-        self._counted = True
+        """Start the header clock."""
         super().connection_made(transport)
         self._start_head()
 
-    def _refuse(self, cap: ConnectionCap, transport: asyncio.BaseTransport) -> None:
-        """A 503 without aiohttp's machinery; the descriptor is freed within moments."""
-        self._refused = True
-        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        if cap.lingering >= MAX_LINGERING:
-            transport.abort()
-            return
-        cap.lingering += 1
-        self._lingering = True
-        transport.write(TOO_MANY)
-        asyncio.get_running_loop().call_later(REFUSED_LINGER, transport.close)
-
     def connection_lost(self, exc: BaseException | None) -> None:
-        """Give back the connection's place under the cap."""
-        if self._refused:
-            if self._lingering:
-                self._lingering = False
-                self._limits.connections.lingering -= 1
-            return
-        if self._counted:
-            self._counted = False
-            self._limits.connections.release()
+        """Stop the header clock."""
         if self._head_clock is not None:
             self._head_clock.cancel()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         """The first byte after an idle spell starts the next head's clock."""
-        if self._refused:
-            return  # read and dropped, so closing sends FIN rather than a reset
         if data:
             self._heads.feed(data, self._body_read)
             if self._state is _IDLE:

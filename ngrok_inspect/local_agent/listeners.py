@@ -28,8 +28,8 @@ SERVER_OPTIONS: dict[str, Any] = {
 
 
 class GuardedServer(web.Server):
-    """aiohttp's low-level server whose connections have the header timeout and the
-    connection cap of ``limits`` (the API's: the header timeout, no cap)."""
+    """aiohttp's low-level server whose connections have the header timeout of
+    ``limits`` (the API listener's; its connections are never capped)."""
 
     def __init__(self, handler: Any, limits: PublicLimits, **kwargs: Any) -> None:
         super().__init__(guarded(handler), **kwargs)

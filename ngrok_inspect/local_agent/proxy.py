@@ -161,12 +161,8 @@ class Proxy:
         upstream: aiohttp.ClientResponse | PooledResponse
         try:
             # HEAD answers have a length but no body: aiohttp's client knows, llhttp not
-            if (
-                tunnel.pool is not None
-                and (body is None or isinstance(body, bytes))
-                and method != "HEAD"
-            ):
-                upstream = await tunnel.pool.request(method, uri, fields, body)
+            if pool is not None and (body is None or isinstance(body, bytes)) and method != "HEAD":
+                upstream = await pool.request(method, uri, fields, body)
             else:
                 upstream = await self.session.request(
                     method,

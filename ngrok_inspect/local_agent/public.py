@@ -206,8 +206,6 @@ class Reply:
         else:
             framing = b""
             self.close = True
-        if no_body:
-            self._chunked = False
         transport = self._conn.transport
         if transport is not None:
             transport.write(b"".join(self._head(status, reason, fields, framing)))
@@ -391,9 +389,14 @@ class PublicConnection(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.pause_reading()
             return
-        self._parser = httptools.HttpRequestParser(self)
         if request is not None and request.body_exists:
             self._raw_body, self._raw_left = request, request.content_length or 0
+        self._parse_again(rest)
+
+    def _parse_again(self, rest: bytes) -> None:
+        """HTTP/1.1 goes on after an Upgrade head with a new parser (llhttp's own stops
+        there for good), from ``rest``."""
+        self._parser = httptools.HttpRequestParser(self)
         if rest:
             self.data_received(rest)
 
@@ -594,12 +597,10 @@ class PublicConnection(asyncio.Protocol):
             # an Upgrade the handler answered normally: HTTP goes on with a new parser
             self._upgraded = False
             rest, self._rest = self._rest, b""
-            self._parser = httptools.HttpRequestParser(self)
             self.transport.resume_reading()
-            if rest:
-                self.data_received(rest)
-                if self.transport is None or self._closing:
-                    return
+            self._parse_again(rest)
+            if self.transport is None or self._closing:
+                return
         if self._queue:
             self._next()
             return

@@ -104,7 +104,7 @@ class _Upstream(_Side):
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
             self.rest = data[int(upgrade.args[0]) :]
-            self._resolve(101)
+            self._switched()
         except httptools.HttpParserError as exc:
             self._fail(ConnectionError(f"not an HTTP answer ({str(exc)[:60]})"))
         if not self.head.done() and self._size > HEAD_LIMIT:
@@ -123,16 +123,14 @@ class _Upstream(_Side):
         elif code != 101:
             self._reason, self._fields = b"", []  # interim: the real answer follows
 
-    def _resolve(self, code: int) -> None:
+    def _switched(self) -> None:
+        """The 101 head is complete (llhttp stopped after it)."""
         if self.head.done():
-            return
-        if code != 101:
-            self._fail(_Refused(code))
             return
         version = (
             HttpVersion(1, 1) if self._parser.get_http_version() == "1.1" else HttpVersion(1, 0)
         )
-        self.head.set_result((code, self._reason.decode("latin-1"), version, self._fields))
+        self.head.set_result((101, self._reason.decode("latin-1"), version, self._fields))
 
     def _fail(self, exc: BaseException) -> None:
         if not self.head.done():

@@ -128,11 +128,9 @@ def relayed_fields(raw_headers: Any) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def forward_headers(
-    raw_headers: Any, remote_addr: str, scheme: str, *, keep_upgrade: bool = False
-) -> CIMultiDict[str]:
+def forward_headers(raw_headers: Any, remote_addr: str, scheme: str) -> CIMultiDict[str]:
     """:func:`forward_fields` as the header mapping aiohttp's client takes."""
-    return decoded(forward_fields(raw_headers, remote_addr, scheme, keep_upgrade=keep_upgrade))
+    return decoded(forward_fields(raw_headers, remote_addr, scheme))
 
 
 def decoded(fields: list[tuple[bytes, bytes]]) -> CIMultiDict[str]:
