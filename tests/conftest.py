@@ -1,12 +1,16 @@
 """Hermetic test environment, and the shared server fixtures.
 
 Every test runs with no NGROK_* or colour variables, config lookups pointed at an empty
-temp dir, and a fixed terminal width. Server fixtures live in ``tests/support/``.
+temp dir, a fixed terminal width, and this interpreter's scripts directory first on
+PATH, so the tests that run ``ngrok-inspect`` (or ``curl`` beside it) get this
+checkout's whether or not its venv is activated (the README runs
+``.venv/bin/python -m pytest`` as is). Server fixtures live in ``tests/support/``.
 """
 
 from __future__ import annotations
 
 import os
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +44,7 @@ def hermetic_env(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setenv("PATH", sysconfig.get_path("scripts") + os.pathsep + os.environ["PATH"])
     yield home
 
 
